@@ -1,0 +1,1 @@
+"""SpecLab's Streamlit dashboard: thin pages over :mod:`engine.service`."""

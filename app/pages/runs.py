@@ -1,0 +1,160 @@
+"""Runs: the job queue with live status, progress, logs, cancel and retry, and worker health.
+
+The live parts are fragments that rerun every few seconds; everything shown is read from the
+database, so a browser reload or a dashboard restart loses nothing.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from app.state import ago, service
+from db.types import utcnow
+from engine.errors import SpecLabError
+
+STATES = ["queued", "running", "succeeded", "failed", "cancelled"]
+PAGE_SIZE = 50
+REFRESH_SECONDS = 2
+
+svc = service()
+st.title("Runs")
+st.caption("Background jobs claimed by worker processes. This page refreshes itself.")
+
+qp = st.query_params
+state_filter = st.multiselect("States", STATES, default=[], placeholder="all states")
+page = st.number_input("Page", min_value=1, value=1, step=1)
+
+
+@st.fragment(run_every=REFRESH_SECONDS)
+def live_queue() -> None:
+    counts = svc.job_counts()
+    cols = st.columns(len(STATES))
+    for col, state in zip(cols, STATES, strict=True):
+        col.metric(state.capitalize(), getattr(counts, state))
+
+    now = utcnow()
+    workers = svc.list_workers()
+    lease = svc.settings.lease_seconds
+    st.subheader("Workers")
+    if not workers:
+        st.warning("No worker has ever connected. Start one with `speclab worker`.")
+    else:
+        st.dataframe(
+            pd.DataFrame(
+                [
+                    {
+                        "worker": w.id,
+                        "state": w.state,
+                        "health": "ok"
+                        if w.state in ("idle", "busy")
+                        and (now - w.heartbeat_at).total_seconds() < lease
+                        else ("stopped" if w.state == "stopped" else "no heartbeat"),
+                        "last heartbeat": f"{ago((now - w.heartbeat_at).total_seconds())} ago",
+                        "job": w.current_job_id,
+                        "executor": w.executor,
+                        "pid": w.pid,
+                    }
+                    for w in workers
+                ]
+            ),
+            hide_index=True,
+            key="workers_table",
+        )
+
+    st.subheader("Jobs")
+    jobs = svc.list_jobs(
+        states=state_filter or None, limit=PAGE_SIZE, offset=(int(page) - 1) * PAGE_SIZE
+    )
+    if not jobs:
+        st.info("No jobs match.")
+        return
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "id": j.id,
+                    "kind": j.kind,
+                    "label": j.label,
+                    "state": j.state + (" (cancel requested)" if j.cancel_requested else ""),
+                    "progress": j.progress,
+                    "message": j.progress_message,
+                    "attempt": f"{j.attempts}/{j.max_attempts}",
+                    "waits on": ", ".join(map(str, j.depends_on)),
+                    "worker": j.worker_id or "",
+                    "error": j.error,
+                    "created": j.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+                }
+                for j in jobs
+            ]
+        ),
+        hide_index=True,
+        column_config={
+            "progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0)
+        },
+        key="jobs_table",
+    )
+
+
+live_queue()
+
+st.subheader("Job detail")
+default_job = int(qp.get("job", "0") or 0)
+job_id = st.number_input("Job id", min_value=0, value=default_job, step=1, key="job_id")
+if job_id:
+    st.query_params["job"] = str(int(job_id))
+    try:
+        job = svc.get_job(int(job_id))
+    except SpecLabError as exc:
+        st.error(str(exc))
+        st.stop()
+    c1, c2, c3 = st.columns([3, 1, 1])
+    c1.markdown(f"**Job {job.id}** · `{job.kind}` · **{job.state}** · attempt {job.attempts}")
+    c1.text(job.label)
+    if c2.button("Cancel", disabled=job.state not in ("queued", "running"), key="cancel"):
+        try:
+            svc.cancel_job(job.id)
+            st.toast(f"Cancel sent to job {job.id}")
+        except SpecLabError as exc:
+            st.error(str(exc))
+        st.rerun()
+    if c3.button("Retry", disabled=job.state not in ("failed", "cancelled"), key="retry"):
+        try:
+            svc.retry_job(job.id)
+            st.toast(f"Job {job.id} re-queued")
+        except SpecLabError as exc:
+            st.error(str(exc))
+        st.rerun()
+
+    @st.fragment(run_every=REFRESH_SECONDS)
+    def live_job() -> None:
+        j = svc.get_job(int(job_id))
+        st.progress(j.progress, text=j.progress_message or j.state)
+        if j.error:
+            st.error(j.error)
+        events = svc.job_events(j.id)
+        st.dataframe(
+            pd.DataFrame(
+                [
+                    {
+                        "at": ev.at.strftime("%H:%M:%S"),
+                        "from": ev.from_state or "",
+                        "to": ev.to_state,
+                        "attempt": ev.attempt,
+                        "worker": ev.worker_id or "",
+                        "message": ev.message,
+                    }
+                    for ev in events
+                ]
+            ),
+            hide_index=True,
+            key="events_table",
+        )
+        lines = svc.job_log(j.id, tail=200)
+        st.caption("Log tail")
+        st.code(
+            "\n".join(f"[{ln.attempt}] {ln.line}" for ln in lines) or "(no log lines)",
+            language=None,
+        )
+
+    live_job()

@@ -1,0 +1,66 @@
+"""The content-addressed artifact store.
+
+A file's location is ``<SPECLAB_HOME>/artifacts/<sha[:2]>/<sha>``: it derives from the hash of
+its content only, never from a name a user typed, so no input can escape the store.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tempfile
+from pathlib import Path
+
+from db import artifacts as store
+from db.entities import Artifact
+from db.session import Database
+from engine.errors import NotFoundError
+
+SHA_RE = re.compile(r"^[0-9a-f]{64}$")
+
+
+class ArtifactStore:
+    """Files by hash under one root folder, recorded in the database."""
+
+    def __init__(self, root: Path, database: Database) -> None:
+        self.root = root
+        self.db = database
+
+    def relpath(self, sha256: str) -> str:
+        if not SHA_RE.match(sha256):
+            raise ValueError(f"not a sha256 hex digest: {sha256!r}")
+        return f"{sha256[:2]}/{sha256}"
+
+    def path(self, artifact: Artifact) -> Path:
+        return self.root / self.relpath(artifact.sha256)
+
+    def put_bytes(self, data: bytes, *, kind: str, media_type: str) -> Artifact:
+        """Store ``data`` (once per content) and return its record."""
+        sha = hashlib.sha256(data).hexdigest()
+        target = self.root / self.relpath(sha)
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(data)
+                os.replace(tmp, target)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+        with self.db.write() as s:
+            return store.record(
+                s,
+                sha256=sha,
+                kind=kind,
+                path=self.relpath(sha),
+                size=len(data),
+                media_type=media_type,
+            )
+
+    def read_bytes(self, artifact: Artifact) -> bytes:
+        p = self.path(artifact)
+        if not p.exists():
+            raise NotFoundError(f"artifact {artifact.sha256} is recorded but missing at {p}")
+        return p.read_bytes()

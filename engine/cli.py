@@ -1,0 +1,393 @@
+"""The ``speclab`` command.
+
+Every subcommand is a thin wrapper over :class:`engine.service.Service` (or the worker), so
+the CLI and the dashboard share one set of use cases. Errors print one clear line to stderr
+and exit with status 2 (bad input) or 1 (anything else SpecLab reports).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import importlib.util
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from engine.errors import InputError, SpecLabError
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, datetime):
+        return obj.isoformat()
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return dataclasses.asdict(obj)
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"cannot serialise {type(obj).__name__}")
+
+
+def _print_json(obj: Any) -> None:
+    print(json.dumps(obj, default=_json_default, indent=2, ensure_ascii=False))
+
+
+def _service(check: bool = True) -> Any:
+    from engine.service import Service
+
+    svc = Service.from_env()
+    if check:
+        svc.check_schema()
+    return svc
+
+
+# -- commands ------------------------------------------------------------------------------
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    svc = _service(check=False)
+    report = svc.init(seed=not args.no_seed, prepare_model=not args.skip_model)
+    print(f"database: {report.database} (schema {report.revision})")
+    print(f"home: {svc.settings.home}")
+    print(f"seeded: {', '.join(report.seeded) or 'nothing new'}")
+    if report.model_path:
+        print(f"built-in model: {report.model_path}")
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from engine.jobs.worker import run_worker
+
+    svc = _service()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    done = run_worker(
+        svc.settings,
+        svc.db,
+        burst=args.burst,
+        max_jobs=args.max_jobs,
+        worker_id=args.id,
+        poll_seconds=args.poll,
+    )
+    print(f"worker finished {done} job(s)")
+    return 0
+
+
+def _app_main() -> str:
+    # Locate the dashboard without importing it: the engine never imports the app layer.
+    spec = importlib.util.find_spec("app")
+    if spec is None or not spec.submodule_search_locations:
+        raise SpecLabError("the dashboard package 'app' is not installed next to the engine")
+    return str(Path(next(iter(spec.submodule_search_locations))) / "main.py")
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    svc = _service()
+    svc.check_schema()
+    py = sys.executable
+    env = dict(os.environ)
+    dashboard = [
+        py, "-m", "streamlit", "run", _app_main(),
+        "--server.port", str(args.port),
+        "--server.address", args.address,
+        "--server.headless", "true",
+        "--server.fileWatcherType", "none",
+        "--browser.gatherUsageStats", "false",
+    ]  # fmt: skip
+    worker_cmd = [py, "-m", "engine.cli", "worker"]
+    stopping = False
+
+    def stop(signum: int, _frame: Any) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    ui = subprocess.Popen(dashboard, env=env)
+    workers = [subprocess.Popen(worker_cmd, env=env) for _ in range(args.workers)]
+    print(
+        f"SpecLab dashboard on http://{args.address}:{args.port} with {args.workers} worker(s); "
+        "Ctrl-C stops everything",
+        flush=True,
+    )
+    code = 0
+    restarts = 0
+    try:
+        while not stopping:
+            if ui.poll() is not None:
+                print(f"the dashboard exited with status {ui.returncode}", file=sys.stderr)
+                code = ui.returncode or 1
+                break
+            for i, w in enumerate(workers):
+                if w.poll() is not None and restarts < 10:
+                    print(f"worker {w.pid} exited ({w.returncode}); restarting", file=sys.stderr)
+                    workers[i] = subprocess.Popen(worker_cmd, env=env)
+                    restarts += 1
+            time.sleep(0.5)
+    finally:
+        children = [ui, *workers]
+        for p in children:
+            if p.poll() is None:
+                p.terminate()
+        deadline = time.monotonic() + 20
+        for p in children:
+            try:
+                p.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+    print("SpecLab stopped", flush=True)
+    return code
+
+
+def cmd_spec_list(args: argparse.Namespace) -> int:
+    specs = _service().list_specs()
+    if args.json:
+        _print_json(specs)
+        return 0
+    if not specs:
+        print("no specs yet: `speclab spec import FILE` or `speclab init` for the example")
+    for s in specs:
+        print(f"{s.name}\tv{s.latest_version}\t{s.n_clauses} clauses\t{s.description}")
+    return 0
+
+
+def _read_input_file(path: str) -> bytes:
+    p = Path(path)
+    if not p.is_file():
+        raise InputError("no such file", source=path)
+    return p.read_bytes()
+
+
+def cmd_spec_import(args: argparse.Namespace) -> int:
+    data = _read_input_file(args.file)
+    version = _service().import_spec(
+        data, Path(args.file).name, name=args.name, note=args.note or f"imported {args.file}"
+    )
+    print(version.spec_name)
+    return 0
+
+
+def cmd_spec_export(args: argparse.Namespace) -> int:
+    text = _service().export_spec(
+        args.name, args.format, version=args.version, variant=args.variant
+    )
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    return 0
+
+
+def cmd_spec_versions(args: argparse.Namespace) -> int:
+    versions = _service().list_versions(args.name)
+    if args.json:
+        _print_json(
+            [{k: v for k, v in dataclasses.asdict(x).items() if k != "content"} for x in versions]
+        )
+        return 0
+    for v in versions:
+        parent = f"from v{v.parent_number}" if v.parent_number else "root"
+        print(f"v{v.number}\t{v.content_hash[:12]}\t{parent}\t{v.author}\t{v.note}")
+    return 0
+
+
+def cmd_spec_variants(args: argparse.Namespace) -> int:
+    variants = _service().list_variants(args.name, args.version)
+    if args.json:
+        _print_json(variants)
+        return 0
+    for v in variants:
+        art = v.artifact.sha256[:12] if v.artifact else "(render pending)"
+        print(f"{v.name}\t{v.rendering}\t{v.word_count} words\t{art}")
+    return 0
+
+
+def cmd_spec_derive(args: argparse.Namespace) -> int:
+    svc = _service()
+    version = args.version or svc.get_version(args.name).number
+    text = _read_input_file(args.text_file).decode("utf-8") if args.text_file else None
+    variant = svc.derive_variant(
+        args.name,
+        version,
+        args.rendering,
+        variant_name=args.variant_name,
+        custom_text=text,
+        note=args.note or "",
+    )
+    print(variant.name)
+    return 0
+
+
+def cmd_spec_diff(args: argparse.Namespace) -> int:
+    d = _service().diff_versions(args.name, args.old, args.new)
+    print(d.summary())
+    for c in d.clauses:
+        if c.status != "unchanged":
+            fields = ", ".join(ch.field for ch in c.changes)
+            print(f"{c.status}\t{c.code}\t{fields}")
+    return 0
+
+
+def cmd_jobs_list(args: argparse.Namespace) -> int:
+    jobs = _service().list_jobs(states=args.state or None, limit=args.limit)
+    if args.json:
+        _print_json(jobs)
+        return 0
+    for j in jobs:
+        pct = f"{j.progress * 100:.0f}%"
+        print(f"{j.id}\t{j.kind}\t{j.state}\t{pct}\tattempt {j.attempts}\t{j.label}")
+    return 0
+
+
+def cmd_jobs_show(args: argparse.Namespace) -> int:
+    svc = _service()
+    job = svc.get_job(args.id)
+    events = svc.job_events(args.id)
+    lines = svc.job_log(args.id, tail=args.tail)
+    if args.json:
+        _print_json({"job": job, "events": events, "log": lines})
+        return 0
+    print(f"job {job.id} {job.kind} {job.state} attempt {job.attempts}/{job.max_attempts}")
+    if job.error:
+        print(f"error: {job.error}")
+    for ev in events:
+        print(
+            f"  {ev.at:%H:%M:%S} {ev.from_state or '-'} -> {ev.to_state} #{ev.attempt} {ev.message}"
+        )
+    for ln in lines:
+        print(f"  | {ln.line}")
+    return 0
+
+
+def cmd_jobs_cancel(args: argparse.Namespace) -> int:
+    job = _service().cancel_job(args.id)
+    print(f"job {job.id}: {'cancel requested' if job.state == 'running' else job.state}")
+    return 0
+
+
+def cmd_jobs_retry(args: argparse.Namespace) -> int:
+    job = _service().retry_job(args.id)
+    print(f"job {job.id}: {job.state}")
+    return 0
+
+
+# -- parser --------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="speclab",
+        description="SpecLab: write spec variants, train and evaluate them, compare honestly. "
+        "Configured by SPECLAB_HOME and SPECLAB_DATABASE_URL.",
+    )
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    s = sub.add_parser(
+        "init", help="create/upgrade the database, seed the example, prepare the model"
+    )
+    s.add_argument("--skip-model", action="store_true", help="do not prepare the built-in model")
+    s.add_argument("--no-seed", action="store_true", help="do not load the built-in example spec")
+    s.set_defaults(fn=cmd_init)
+
+    s = sub.add_parser("serve", help="run the dashboard and background workers")
+    s.add_argument("--port", type=int, default=8501, help="dashboard port (default 8501)")
+    s.add_argument(
+        "--address", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
+    )
+    s.add_argument("--workers", type=int, default=1, help="worker processes to start (default 1)")
+    s.set_defaults(fn=cmd_serve)
+
+    s = sub.add_parser("worker", help="run one worker that claims and runs queued jobs")
+    s.add_argument("--burst", action="store_true", help="exit when nothing is left to run")
+    s.add_argument("--max-jobs", type=int, default=None, help="exit after this many jobs")
+    s.add_argument("--id", default=None, help="worker id (default host-pid-random)")
+    s.add_argument("--poll", type=float, default=0.5, help="seconds between polls when idle")
+    s.set_defaults(fn=cmd_worker)
+
+    spec = sub.add_parser("spec", help="list, import, export, version and diff specs")
+    ss = spec.add_subparsers(dest="spec_command", required=True, metavar="SUBCOMMAND")
+    s = ss.add_parser("list", help="list specs")
+    s.add_argument("--json", action="store_true", help="print JSON")
+    s.set_defaults(fn=cmd_spec_list)
+    s = ss.add_parser("import", help="import a spec from .md/.txt/.json/.yaml; prints its name")
+    s.add_argument("file", help="the spec file")
+    s.add_argument("--name", help="spec name (default: the file's 'name' field)")
+    s.add_argument("--note", help="version note")
+    s.set_defaults(fn=cmd_spec_import)
+    s = ss.add_parser("export", help="export a spec or one of its variants")
+    s.add_argument("name", help="spec name")
+    s.add_argument("--format", choices=["md", "json", "yaml"], required=True, help="output format")
+    s.add_argument("--version", type=int, default=None, help="version number (default latest)")
+    s.add_argument("--variant", default=None, help="export this variant's rendering")
+    s.add_argument("-o", "--output", default=None, help="write to this file instead of stdout")
+    s.set_defaults(fn=cmd_spec_export)
+    s = ss.add_parser("versions", help="version history of a spec")
+    s.add_argument("name", help="spec name")
+    s.add_argument("--json", action="store_true", help="print JSON")
+    s.set_defaults(fn=cmd_spec_versions)
+    s = ss.add_parser("variants", help="variants of a spec version")
+    s.add_argument("name", help="spec name")
+    s.add_argument("--version", type=int, default=None, help="version number (default latest)")
+    s.add_argument("--json", action="store_true", help="print JSON")
+    s.set_defaults(fn=cmd_spec_variants)
+    s = ss.add_parser("derive", help="add a variant: a rendering, or hand-edited text")
+    s.add_argument("name", help="spec name")
+    s.add_argument("rendering", help="rules, values, general, specific or custom")
+    s.add_argument("--version", type=int, default=None, help="version number (default latest)")
+    s.add_argument("--variant-name", default=None, help="name of the variant (default: rendering)")
+    s.add_argument("--text-file", default=None, help="UTF-8 text of a custom variant")
+    s.add_argument("--note", default=None, help="a note stored with the variant")
+    s.set_defaults(fn=cmd_spec_derive)
+    s = ss.add_parser("diff", help="clause-level diff between two versions")
+    s.add_argument("name", help="spec name")
+    s.add_argument("old", type=int, help="old version number")
+    s.add_argument("new", type=int, help="new version number")
+    s.set_defaults(fn=cmd_spec_diff)
+
+    jobs = sub.add_parser("jobs", help="inspect, cancel and retry background jobs")
+    js = jobs.add_subparsers(dest="jobs_command", required=True, metavar="SUBCOMMAND")
+    s = js.add_parser("list", help="list jobs, newest first")
+    s.add_argument("--json", action="store_true", help="print JSON")
+    s.add_argument(
+        "--state",
+        action="append",
+        choices=["queued", "running", "succeeded", "failed", "cancelled"],
+        help="only jobs in this state (repeatable)",
+    )
+    s.add_argument("--limit", type=int, default=50, help="how many (default 50)")
+    s.set_defaults(fn=cmd_jobs_list)
+    s = js.add_parser("show", help="a job with its events and log tail")
+    s.add_argument("id", type=int, help="job id")
+    s.add_argument("--tail", type=int, default=50, help="log lines to show")
+    s.add_argument("--json", action="store_true", help="print JSON")
+    s.set_defaults(fn=cmd_jobs_show)
+    s = js.add_parser("cancel", help="cancel a queued or running job")
+    s.add_argument("id", type=int, help="job id")
+    s.set_defaults(fn=cmd_jobs_cancel)
+    s = js.add_parser("retry", help="re-queue a failed or cancelled job")
+    s.add_argument("id", type=int, help="job id")
+    s.set_defaults(fn=cmd_jobs_retry)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.fn(args))
+    except InputError as exc:
+        print(f"speclab: error: {exc}", file=sys.stderr)
+        return 2
+    except SpecLabError as exc:
+        print(f"speclab: error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

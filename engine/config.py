@@ -1,0 +1,107 @@
+"""Settings read from the environment.
+
+=========================  ==================================================================
+variable                   meaning
+=========================  ==================================================================
+``SPECLAB_HOME``           folder for the SQLite file, artifacts, model cache and logs
+                           (default ``~/.speclab``)
+``SPECLAB_DATABASE_URL``   SQLAlchemy URL (default: SQLite file ``speclab.db`` in the home);
+                           teams use ``postgresql+psycopg://user@host/db``
+``SPECLAB_LEASE_SECONDS``  a running job whose worker has not heartbeated for this long is
+                           re-queued (default 30)
+``SPECLAB_HEARTBEAT_SECONDS``  how often workers heartbeat and look for cancels (default 1)
+``SPECLAB_PLUGINS``        comma-separated modules to import for extra job kinds
+``SPECLAB_USER``           the name recorded as author of edits and launches (default: the
+                           login name)
+=========================  ==================================================================
+
+A test fails when a variable used in the code is missing from this table.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from engine.errors import ConfigError
+
+ENV_VARS = (
+    "SPECLAB_HOME",
+    "SPECLAB_DATABASE_URL",
+    "SPECLAB_LEASE_SECONDS",
+    "SPECLAB_HEARTBEAT_SECONDS",
+    "SPECLAB_PLUGINS",
+    "SPECLAB_USER",
+)
+
+
+def _float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a number") from None
+    if value <= 0:
+        raise ConfigError(f"{name}={raw!r} must be positive")
+    return value
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "local"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where SpecLab keeps its things and how its workers behave."""
+
+    home: Path = field(metadata={"help": "folder for the database, artifacts, models, logs"})
+    database_url: str = field(metadata={"help": "SQLAlchemy URL of the database"})
+    lease_seconds: float = field(
+        default=30.0, metadata={"help": "heartbeat age after which a running job is re-queued"}
+    )
+    heartbeat_seconds: float = field(
+        default=1.0, metadata={"help": "how often a worker heartbeats and checks for cancels"}
+    )
+    plugins: tuple[str, ...] = field(
+        default=(), metadata={"help": "extra modules that register job kinds"}
+    )
+    user: str = field(default="local", metadata={"help": "author recorded for edits"})
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        home = Path(os.environ.get("SPECLAB_HOME") or Path.home() / ".speclab").expanduser()
+        url = os.environ.get("SPECLAB_DATABASE_URL") or f"sqlite:///{home / 'speclab.db'}"
+        plugins = tuple(
+            p.strip() for p in os.environ.get("SPECLAB_PLUGINS", "").split(",") if p.strip()
+        )
+        return cls(
+            home=home,
+            database_url=url,
+            lease_seconds=_float("SPECLAB_LEASE_SECONDS", 30.0),
+            heartbeat_seconds=_float("SPECLAB_HEARTBEAT_SECONDS", 1.0),
+            plugins=plugins,
+            user=os.environ.get("SPECLAB_USER") or _user(),
+        )
+
+    @property
+    def artifacts_dir(self) -> Path:
+        return self.home / "artifacts"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.home / "models"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.home / "logs"
+
+    def ensure_dirs(self) -> None:
+        for d in (self.home, self.artifacts_dir, self.models_dir, self.logs_dir):
+            d.mkdir(parents=True, exist_ok=True)

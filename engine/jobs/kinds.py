@@ -1,0 +1,86 @@
+"""The registry of job kinds: the one place that says what work a job can do.
+
+A kind is a function ``run(ctx, payload) -> dict`` plus the resources it needs. Built-in kinds
+and plugin kinds (modules named in ``SPECLAB_PLUGINS``) register the same way, with
+:func:`job_kind`. Executors look kinds up here; nothing else dispatches on kind names.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from engine.errors import ConfigError, NotFoundError
+
+if TYPE_CHECKING:
+    from engine.jobs.context import JobContext
+
+RunFn = Callable[["JobContext", dict[str, Any]], dict[str, Any] | None]
+
+BUILTIN_MODULES = ("engine.jobs.render_kind",)
+
+
+@dataclass(frozen=True)
+class Resources:
+    """What one execution of a kind needs; the Ray executor turns this into task options."""
+
+    cpus: float = 1.0
+    gpus: float = 0.0
+    memory_gb: float = 1.0
+
+
+@dataclass(frozen=True)
+class JobKind:
+    name: str
+    run: RunFn
+    description: str
+    resources: Resources
+    max_attempts: int
+
+
+_KINDS: dict[str, JobKind] = {}
+
+
+def job_kind(
+    name: str,
+    *,
+    description: str,
+    resources: Resources | None = None,
+    max_attempts: int = 3,
+) -> Callable[[RunFn], RunFn]:
+    """Register ``fn`` as the code for jobs of kind ``name``."""
+
+    def register(fn: RunFn) -> RunFn:
+        existing = _KINDS.get(name)
+        if existing is not None and existing.run is not fn:
+            raise ConfigError(f"job kind {name!r} is registered twice")
+        _KINDS[name] = JobKind(
+            name=name,
+            run=fn,
+            description=description,
+            resources=resources or Resources(),
+            max_attempts=max_attempts,
+        )
+        return fn
+
+    return register
+
+
+def load(plugins: Iterable[str] = ()) -> dict[str, JobKind]:
+    """Import the built-in kinds and any plugin modules; return the registry."""
+    for module in (*BUILTIN_MODULES, *plugins):
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:
+            raise ConfigError(f"cannot import job-kind module {module!r}: {exc}") from exc
+    return dict(_KINDS)
+
+
+def get(name: str) -> JobKind:
+    try:
+        return _KINDS[name]
+    except KeyError:
+        known = ", ".join(sorted(_KINDS)) or "none loaded"
+        raise NotFoundError(f"no job kind {name!r} (known: {known})") from None

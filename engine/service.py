@@ -1,0 +1,344 @@
+"""The use cases that the dashboard pages and the CLI call.
+
+Every page and command goes through :class:`Service`: it owns the database, the artifact
+store and the settings, validates input, and returns the plain entities from :mod:`db`.
+Nothing here imports torch or streamlit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+from db import entities as e
+from db import jobs as jobstore
+from db import migrate
+from db import specs as specstore
+from db import workers as workerstore
+from db.session import Database
+from engine.artifacts import ArtifactStore
+from engine.config import Settings
+from engine.errors import ConflictError, InputError, NotFoundError
+from engine.specs import diff as specdiff
+from engine.specs import formats
+from engine.specs.model import build_content, clause_from_dict, validate_name
+from engine.specs.render import CUSTOM, RENDERINGS, render, text_hash, view, word_count
+
+EXAMPLE_SPEC = "example"
+DEFAULT_VARIANTS = ("rules", "values")
+
+
+@dataclass(frozen=True)
+class InitReport:
+    """What ``speclab init`` did."""
+
+    database: str
+    revision: str
+    seeded: tuple[str, ...]
+    model_path: str | None
+
+
+class Service:
+    """SpecLab's use cases over one database and home folder."""
+
+    def __init__(self, settings: Settings, database: Database | None = None) -> None:
+        self.settings = settings
+        self.db = database or Database(settings.database_url)
+        self.artifacts = ArtifactStore(settings.artifacts_dir, self.db)
+
+    @classmethod
+    def from_env(cls) -> Service:
+        return cls(Settings.from_env())
+
+    # -- setup -----------------------------------------------------------------------------
+
+    def init(
+        self,
+        *,
+        seed: bool = True,
+        prepare_model: bool = True,
+        log: Callable[[str], None] = print,
+    ) -> InitReport:
+        """Create or upgrade the database, seed built-in data, prepare the built-in model."""
+        self.settings.ensure_dirs()
+        migrate.upgrade(self.db)
+        seeded = self.seed_builtin() if seed else ()
+        model_path = None
+        if prepare_model:
+            from engine.train import builtin_model  # heavy imports stay inside prepare()
+
+            model_path = str(builtin_model.prepare(self.settings, log=log))
+        return InitReport(
+            database=self.db.safe_url,
+            revision=migrate.head_revision(),
+            seeded=seeded,
+            model_path=model_path,
+        )
+
+    def check_schema(self) -> None:
+        """Raise :class:`SchemaOutOfDateError` (naming the fix) unless the DB is at head."""
+        migrate.check(self.db)
+
+    def seed_builtin(self) -> tuple[str, ...]:
+        """Load the built-in example spec and its variants, once."""
+        with self.db.read() as s:
+            if specstore.spec_exists(s, EXAMPLE_SPEC):
+                return ()
+        data = resources.files("engine.specs.builtin").joinpath("example.yaml").read_bytes()
+        self.import_spec(data, "example.yaml", author="speclab", note="built-in example spec")
+        return (EXAMPLE_SPEC,)
+
+    # -- specs -----------------------------------------------------------------------------
+
+    def list_specs(self) -> list[e.SpecSummary]:
+        with self.db.read() as s:
+            return specstore.list_specs(s)
+
+    def get_version(self, name: str, number: int | None = None) -> e.SpecVersion:
+        with self.db.read() as s:
+            return specstore.get_version(s, name, number)
+
+    def list_versions(self, name: str) -> list[e.SpecVersion]:
+        with self.db.read() as s:
+            return specstore.list_versions(s, name)
+
+    def import_spec(
+        self,
+        data: bytes,
+        filename: str,
+        *,
+        name: str | None = None,
+        author: str | None = None,
+        note: str = "imported",
+    ) -> e.SpecVersion:
+        """Parse a spec file and store it as a new spec (or a new version of ``name``).
+
+        The file is parsed and validated completely before anything is written, and the
+        write is one transaction: a bad file leaves the database as it was.
+        """
+        parsed = formats.parse_spec(data, filename=filename)
+        spec_name = validate_name(name or parsed.name or "", source=filename)
+        author = author or self.settings.user
+        with self.db.write() as s:
+            parent = None
+            if specstore.spec_exists(s, spec_name):
+                parent = specstore.get_version(s, spec_name)
+            else:
+                specstore.create_spec(s, spec_name, parsed.description, created_by=author)
+            version = specstore.add_version(
+                s,
+                spec_name,
+                parsed.content,
+                parent_id=parent.id if parent else None,
+                author=author,
+                note=note,
+            )
+            self._derive_defaults(s, version, author)
+        return version
+
+    def save_version(
+        self,
+        name: str,
+        *,
+        title: str,
+        preamble: str,
+        clauses: list[dict[str, Any]],
+        parent_number: int,
+        note: str = "",
+        author: str | None = None,
+    ) -> e.SpecVersion:
+        """Store an edited spec as a new immutable version whose parent is ``parent_number``.
+
+        Raises :class:`ConflictError` when nothing changed, and :class:`InputError` naming the
+        clause field when the edit is invalid.
+        """
+        content = build_content(
+            title=title.strip(),
+            preamble=preamble.strip(),
+            clauses=[clause_from_dict(c, where=f"clauses[{i}]") for i, c in enumerate(clauses)],
+        )
+        author = author or self.settings.user
+        with self.db.write() as s:
+            parent = specstore.get_version(s, name, parent_number)
+            if parent.content.content_hash() == content.content_hash():
+                raise ConflictError("nothing changed: the edit equals the version it started from")
+            version = specstore.add_version(
+                s, name, content, parent_id=parent.id, author=author, note=note
+            )
+            self._derive_defaults(s, version, author)
+        return version
+
+    def export_spec(
+        self,
+        name: str,
+        fmt: str,
+        *,
+        version: int | None = None,
+        variant: str | None = None,
+    ) -> str:
+        """The spec (or one variant of it) as Markdown, JSON or YAML text."""
+        if fmt not in ("md", "json", "yaml"):
+            raise InputError(f"unknown format {fmt!r}; use md, json or yaml", field="format")
+        with self.db.read() as s:
+            v = specstore.get_version(s, name, version)
+            summary = next(x for x in specstore.list_specs(s) if x.name == name)
+            var = None
+            if variant is not None:
+                var = specstore.find_variant(s, v.id, variant)
+                if var is None:
+                    known = ", ".join(x.name for x in specstore.list_variants(s, v.id))
+                    raise NotFoundError(
+                        f"{v.ref} has no variant {variant!r} (known: {known or 'none'})"
+                    )
+        content = v.content
+        if var is not None:
+            if var.rendering == CUSTOM:
+                if fmt == "md":
+                    return var.custom_text or ""
+                raise InputError(
+                    f"variant {variant!r} is hand-edited text with no clause structure; "
+                    "export it with --format md",
+                    field="format",
+                )
+            if fmt == "md":
+                return render(content, var.rendering)
+            content = view(content, var.rendering)
+        return formats.export_spec(name, summary.description, content, fmt)
+
+    # -- variants --------------------------------------------------------------------------
+
+    def _derive_defaults(self, session: Any, version: e.SpecVersion, author: str) -> None:
+        for rendering in DEFAULT_VARIANTS:
+            self._add_variant(session, version, rendering, rendering, None, author, "")
+
+    def _add_variant(
+        self,
+        session: Any,
+        version: e.SpecVersion,
+        name: str,
+        rendering: str,
+        custom_text: str | None,
+        author: str,
+        note: str,
+    ) -> e.Variant:
+        text = custom_text if custom_text is not None else render(version.content, rendering)
+        variant = specstore.add_variant(
+            session,
+            version.id,
+            name,
+            rendering,
+            text_hash=text_hash(text),
+            word_count=word_count(text),
+            custom_text=custom_text,
+            created_by=author,
+            note=note,
+        )
+        jobstore.enqueue(
+            session,
+            "render_variant",
+            {"variant_id": variant.id},
+            label=f"render {version.ref} {name}",
+            created_by=author,
+        )
+        return variant
+
+    def derive_variant(
+        self,
+        name: str,
+        version: int,
+        rendering: str,
+        *,
+        variant_name: str | None = None,
+        custom_text: str | None = None,
+        note: str = "",
+        author: str | None = None,
+    ) -> e.Variant:
+        """Add a variant to a version: a registered rendering, or hand-edited text."""
+        if rendering != CUSTOM and rendering not in RENDERINGS:
+            known = ", ".join([*sorted(RENDERINGS), CUSTOM])
+            raise InputError(f"unknown rendering {rendering!r} (known: {known})", field="rendering")
+        if rendering == CUSTOM and not (custom_text or "").strip():
+            raise InputError("a hand-edited variant needs its text", field="text")
+        variant_name = validate_name(variant_name or rendering).replace(".", "-")
+        with self.db.write() as s:
+            v = specstore.get_version(s, name, version)
+            return self._add_variant(
+                s,
+                v,
+                variant_name,
+                rendering,
+                custom_text if rendering == CUSTOM else None,
+                author or self.settings.user,
+                note,
+            )
+
+    def list_variants(self, name: str, version: int | None = None) -> list[e.Variant]:
+        with self.db.read() as s:
+            v = specstore.get_version(s, name, version)
+            return specstore.list_variants(s, v.id)
+
+    def variant_text(self, variant: e.Variant) -> str:
+        """The text a variant trains on (rendered on the fly; the artifact holds the same)."""
+        if variant.rendering == CUSTOM:
+            return variant.custom_text or ""
+        with self.db.read() as s:
+            v = specstore.get_version_by_id(s, variant.version_id)
+        return render(v.content, variant.rendering)
+
+    # -- diffs -----------------------------------------------------------------------------
+
+    def diff_versions(self, name: str, old: int, new: int) -> specdiff.SpecDiff:
+        with self.db.read() as s:
+            a = specstore.get_version(s, name, old)
+            b = specstore.get_version(s, name, new)
+        return specdiff.diff_specs(a.content, b.content)
+
+    def diff_variants(self, old: e.Variant, new: e.Variant) -> specdiff.SpecDiff | None:
+        """Clause-level diff of two structured variants, or None if either is hand-edited."""
+        if CUSTOM in (old.rendering, new.rendering):
+            return None
+        with self.db.read() as s:
+            a = specstore.get_version_by_id(s, old.version_id)
+            b = specstore.get_version_by_id(s, new.version_id)
+        return specdiff.diff_specs(view(a.content, old.rendering), view(b.content, new.rendering))
+
+    def diff_variant_texts(self, old: e.Variant, new: e.Variant) -> tuple[specdiff.WordOp, ...]:
+        return specdiff.diff_texts(self.variant_text(old), self.variant_text(new))
+
+    # -- jobs ------------------------------------------------------------------------------
+
+    def list_jobs(
+        self, *, states: list[str] | None = None, limit: int = 50, offset: int = 0
+    ) -> list[e.Job]:
+        with self.db.read() as s:
+            return jobstore.list_jobs(s, states=states, limit=limit, offset=offset)
+
+    def job_counts(self) -> e.JobCounts:
+        with self.db.read() as s:
+            return jobstore.counts(s)
+
+    def get_job(self, job_id: int) -> e.Job:
+        with self.db.read() as s:
+            return jobstore.get(s, job_id)
+
+    def job_events(self, job_id: int) -> list[e.JobEvent]:
+        with self.db.read() as s:
+            return jobstore.events(s, job_id)
+
+    def job_log(self, job_id: int, tail: int = 200) -> list[e.JobLogLine]:
+        with self.db.read() as s:
+            return jobstore.log_tail(s, job_id, tail)
+
+    def cancel_job(self, job_id: int, by: str | None = None) -> e.Job:
+        with self.db.write() as s:
+            return jobstore.request_cancel(s, job_id, by=by or self.settings.user)
+
+    def retry_job(self, job_id: int, by: str | None = None) -> e.Job:
+        with self.db.write() as s:
+            return jobstore.retry(s, job_id, by=by or self.settings.user)
+
+    def list_workers(self) -> list[e.WorkerInfo]:
+        with self.db.read() as s:
+            return workerstore.list_workers(s)
