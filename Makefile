@@ -22,7 +22,7 @@ test: init
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	SPECLAB_TEST_MODEL_HOME=$${SPECLAB_HOME:-$$HOME/.speclab} $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: setup
 	$(BIN)/ruff check .

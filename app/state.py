@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import streamlit as st
 
 from engine.service import Service
@@ -11,6 +13,21 @@ from engine.service import Service
 def service() -> Service:
     """One :class:`Service` per server process (it holds the database connection pool)."""
     return Service.from_env()
+
+
+# CommonMark lets a backslash escape any ASCII punctuation character; escaping all of them also
+# disarms Streamlit's own additions (``:color[...]``, ``:emoji:``, ``$math$``).
+_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
+
+
+def literal(text: str) -> str:
+    """``text`` escaped so that a Markdown-rendering element shows it exactly as written.
+
+    Widget and expander labels, captions and alerts render Markdown; user text that has to go
+    into one of them (a clause title in an expander label, a file name in an error) goes
+    through this. Everywhere else user text is shown with ``st.text``/``st.code``.
+    """
+    return _PUNCTUATION.sub(r"\\\1", text)
 
 
 def ago(seconds: float) -> str:

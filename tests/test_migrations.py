@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-import pytest
 from db import migrate
 from db.models import Base
 from db.session import Database

@@ -10,14 +10,16 @@ import pytest
 from db import jobs as jobstore
 from db.session import Database
 from db.types import utcnow
+from engine.config import Settings
 from engine.errors import ConflictError, IllegalTransitionError
 from engine.jobs.worker import Worker
-from engine.config import Settings
 
 
 def _enqueue(database: Database, n: int = 1, **kw):  # type: ignore[no-untyped-def]
     with database.write() as s:
-        return [jobstore.enqueue(s, kw.pop("kind", "test_steps"), {"steps": 1}, **kw) for _ in range(n)]
+        return [
+            jobstore.enqueue(s, kw.pop("kind", "test_steps"), {"steps": 1}, **kw) for _ in range(n)
+        ]
 
 
 def test_illegal_transitions_raise(database: Database) -> None:
@@ -138,7 +140,9 @@ def test_cancel_queued_and_running(settings: Settings, database: Database) -> No
     assert final.state == "cancelled" and final.progress < 1.0
 
 
-def test_failing_job_records_error_and_can_be_retried(settings: Settings, database: Database) -> None:
+def test_failing_job_records_error_and_can_be_retried(
+    settings: Settings, database: Database
+) -> None:
     # Guards failure reporting: the exception text is stored, the traceback logged.
     with database.write() as s:
         job = jobstore.enqueue(s, "test_fail", {"message": "no GPU here"})

@@ -59,7 +59,9 @@ HOSTILE = SpecContent(
         Clause(
             code="SP1",
             title="Right-to-left: אל תשקר",
-            rule="First paragraph of the rule.\n\nSecond paragraph.\nThis includes:\n- not a subrule",
+            rule=(
+                "First paragraph of the rule.\n\nSecond paragraph.\nThis includes:\n- not a subrule"
+            ),
             subrules=(
                 "A subrule with <script>x</script>",
                 "Two lines\n  the second indented\n\nand a second paragraph\n- with a dash",
@@ -376,7 +378,8 @@ def test_plain_text_spec_with_numbered_rules(tmp_path: Path) -> None:
                 "Do not paste customer records\ninto external tools.",
             ),
             rationale=(
-                "Customer data is entrusted to us. A leak harms people who never agreed to the risk."
+                "Customer data is entrusted to us. "
+                "A leak harms people who never agreed to the risk."
             ),
         ),
         Clause(

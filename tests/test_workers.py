@@ -8,10 +8,11 @@ import subprocess
 import sys
 import time
 
+from conftest import worker_env
+
 from db import jobs as jobstore
 from engine.config import Settings
 from engine.service import Service
-from conftest import worker_env
 
 N_JOBS = 200
 

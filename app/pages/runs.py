@@ -9,7 +9,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from app.state import ago, service
+from app.state import ago, literal, service
 from db.types import utcnow
 from engine.errors import SpecLabError
 
@@ -99,39 +99,48 @@ def live_queue() -> None:
 live_queue()
 
 st.subheader("Job detail")
-default_job = int(qp.get("job", "0") or 0)
+# The job id comes from the URL, where anyone can type anything.
+try:
+    default_job = max(0, int(qp.get("job", "0") or 0))
+except ValueError:
+    default_job = 0
 job_id = st.number_input("Job id", min_value=0, value=default_job, step=1, key="job_id")
 if job_id:
     st.query_params["job"] = str(int(job_id))
     try:
         job = svc.get_job(int(job_id))
     except SpecLabError as exc:
-        st.error(str(exc))
+        st.error(literal(str(exc)))
         st.stop()
     c1, c2, c3 = st.columns([3, 1, 1])
     c1.markdown(f"**Job {job.id}** · `{job.kind}` · **{job.state}** · attempt {job.attempts}")
     c1.text(job.label)
+    # Rerun only after a success: a rerun would wipe the error before anyone could read it.
     if c2.button("Cancel", disabled=job.state not in ("queued", "running"), key="cancel"):
         try:
             svc.cancel_job(job.id)
-            st.toast(f"Cancel sent to job {job.id}")
         except SpecLabError as exc:
-            st.error(str(exc))
-        st.rerun()
+            st.error(literal(str(exc)))
+        else:
+            st.toast(f"Cancel sent to job {job.id}")
+            st.rerun()
     if c3.button("Retry", disabled=job.state not in ("failed", "cancelled"), key="retry"):
         try:
             svc.retry_job(job.id)
-            st.toast(f"Job {job.id} re-queued")
         except SpecLabError as exc:
-            st.error(str(exc))
-        st.rerun()
+            st.error(literal(str(exc)))
+        else:
+            st.toast(f"Job {job.id} re-queued")
+            st.rerun()
 
     @st.fragment(run_every=REFRESH_SECONDS)
     def live_job() -> None:
         j = svc.get_job(int(job_id))
-        st.progress(j.progress, text=j.progress_message or j.state)
+        st.progress(j.progress, text=literal(j.progress_message or j.state))
         if j.error:
-            st.error(j.error)
+            # Errors hold tracebacks and user text: shown verbatim, not as Markdown.
+            st.error("The last attempt failed:")
+            st.code(j.error, language=None)
         events = svc.job_events(j.id)
         st.dataframe(
             pd.DataFrame(

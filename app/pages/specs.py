@@ -1,5 +1,7 @@
 """Specs: list, edit (a save makes a new immutable version), variants, diffs, history,
-import and export. Every user text is shown as text (``st.text``/``st.code``), never as HTML.
+import and export. Every user text is shown as text (``st.text``/``st.code``), never as HTML;
+where it has to sit in a label, caption or alert (which render Markdown) it goes through
+:func:`app.state.literal` first.
 """
 
 from __future__ import annotations
@@ -7,7 +9,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from app.state import service
+from app.state import literal, service
 from db.entities import Clause, SpecVersion
 from engine.errors import SpecLabError
 from engine.specs.diff import SpecDiff, WordOp
@@ -15,6 +17,11 @@ from engine.specs.render import CUSTOM, RENDERING_HELP
 
 svc = service()
 st.title("Specs")
+
+
+def flash(message: str) -> None:
+    """Show ``message`` after the ``st.rerun()`` that follows a change (a rerun clears the page)."""
+    st.session_state["flash"] = message
 
 
 def word_diff(ops: tuple[WordOp, ...]) -> str:
@@ -39,7 +46,7 @@ def show_diff(d: SpecDiff) -> None:
     for c in d.clauses:
         if c.status == "unchanged" and not c.moved:
             continue
-        label = f"{c.status.upper()} {c.code}" + (" (moved)" if c.moved else "")
+        label = f"{c.status.upper()} {literal(c.code)}" + (" (moved)" if c.moved else "")
         with st.expander(label, expanded=c.status != "unchanged"):
             if c.status in ("added", "removed"):
                 clause = c.new if c.status == "added" else c.old
@@ -64,11 +71,11 @@ with st.expander("Import a spec (Markdown, plain text, JSON or YAML)", expanded=
         if st.form_submit_button("Import") and upload is not None:
             try:
                 v = svc.import_spec(upload.getvalue(), upload.name, name=import_name or None)
-                st.success(f"Imported {v.ref} with {len(v.content.clauses)} clauses")
+                flash(f"Imported {v.ref} with {len(v.content.clauses)} clauses")
                 st.query_params["spec"] = v.spec_name
                 st.rerun()
             except SpecLabError as exc:
-                st.error(f"Nothing was imported. {exc}")
+                st.error(f"Nothing was imported. {literal(str(exc))}")
 
 if not specs:
     st.stop()
@@ -79,18 +86,27 @@ spec_name = st.selectbox("Spec", names, index=names.index(wanted) if wanted in n
 st.query_params["spec"] = spec_name
 versions = svc.list_versions(spec_name)
 numbers = [v.number for v in versions]
+version_key = f"version_{spec_name}"
+# A widget's state can only be set before the widget exists in a run, so a save leaves the
+# version to show under another key and it is applied here, on the rerun.
+if "show_version" in st.session_state:
+    st.session_state[version_key] = st.session_state.pop("show_version")
 number = st.selectbox(
     "Version",
     numbers,
     format_func=lambda n: f"v{n}" + (" (latest)" if n == numbers[0] else ""),
-    key=f"version_{spec_name}",
+    key=version_key,
 )
 version: SpecVersion = next(v for v in versions if v.number == number)
 st.caption(
-    f"{version.ref} · hash {version.content_hash[:12]} · by {version.author or 'unknown'} · "
-    f"{version.created_at:%Y-%m-%d %H:%M} · parent "
-    + (f"v{version.parent_number}" if version.parent_number else "none")
+    literal(
+        f"{version.ref} · hash {version.content_hash[:12]} · by {version.author or 'unknown'} · "
+        f"{version.created_at:%Y-%m-%d %H:%M} · parent "
+        + (f"v{version.parent_number}" if version.parent_number else "none")
+    )
 )
+if "flash" in st.session_state:
+    st.success(literal(st.session_state.pop("flash")))
 
 tab_edit, tab_variants, tab_diff, tab_history, tab_export = st.tabs(
     ["Edit", "Variants", "Diff", "History", "Export"]
@@ -151,7 +167,7 @@ with tab_edit:
         preamble = st.text_area("Preamble", value=version.content.preamble, key=f"{k}preamble")
         edited: list[dict[str, object]] = []
         for i, clause in enumerate(version.content.clauses):
-            with st.expander(f"{clause.code} — {clause.title}"):
+            with st.expander(literal(f"{clause.code} — {clause.title}")):
                 fields = clause_fields(f"{k}c{i}_", clause)
                 if not st.checkbox("Remove this clause", key=f"{k}c{i}_remove"):
                     edited.append(fields)
@@ -170,13 +186,11 @@ with tab_edit:
                     parent_number=version.number,
                     note=note,
                 )
-                st.session_state["flash"] = f"Saved {saved.ref} (from v{version.number})"
-                st.session_state[f"version_{spec_name}"] = saved.number
+                flash(f"Saved {saved.ref} (from v{version.number})")
+                st.session_state["show_version"] = saved.number
                 st.rerun()
             except SpecLabError as exc:
-                st.error(f"Not saved. {exc}")
-    if "flash" in st.session_state:
-        st.success(st.session_state.pop("flash"))
+                st.error(f"Not saved. {literal(str(exc))}")
 
 # -- variants ------------------------------------------------------------------------------
 
@@ -238,10 +252,10 @@ with tab_variants:
                     custom_text=custom if rendering == CUSTOM else None,
                     note=vnote,
                 )
-                st.success(f"Added variant {made.name} ({made.word_count} words)")
+                flash(f"Added variant {made.name} ({made.word_count} words)")
                 st.rerun()
             except SpecLabError as exc:
-                st.error(f"Not added. {exc}")
+                st.error(f"Not added. {literal(str(exc))}")
 
 # -- diff ----------------------------------------------------------------------------------
 
@@ -315,4 +329,4 @@ with tab_export:
         )
         st.code(exported[:20000], language=None, wrap_lines=True)
     except SpecLabError as exc:
-        st.error(str(exc))
+        st.error(literal(str(exc)))

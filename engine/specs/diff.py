@@ -10,6 +10,7 @@ the old text back exactly, and the ``equal`` and ``insert`` texts give the new o
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, fields
@@ -41,12 +42,12 @@ _TOKEN_RE = re.compile(r"\s+|\w+(?:['’-]\w+)*|[^\w\s]")
 # A sentence runs up to its end punctuation and the whitespace after it; the last one may
 # lack both. Like tokens, sentences cover the text exactly.
 _SENTENCE_RE = re.compile(r"[^.!?]*[.!?]+\s*|[^.!?]+\Z")
-# Work allowed to align one stretch, in the units :func:`_opcodes` counts (a few hundred
-# thousand a second in CPython). Chosen so a 5,000-word rewrite stays well under a second.
+# Work allowed to align one stretch, in the units :func:`_opcodes` counts (1-10 ns each in
+# CPython, depending on how repetitive the text is): a 5,000-word rewrite stays under a second.
 _MATCH_BUDGET = 50_000_000
 
 # Clause fields in the order a reader meets them in a rendering; ``code`` is the match key.
-CLAUSE_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Clause) if f.name != "code")
+_COMPARED_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Clause) if f.name != "code")
 _LIST_FIELDS = frozenset({"subrules", "examples"})
 
 
@@ -323,7 +324,7 @@ def _field_change(field: str, old: str, new: str) -> FieldChange | None:
 
 def _clause_changes(old: Clause, new: Clause) -> tuple[FieldChange, ...]:
     changes = []
-    for name in CLAUSE_FIELDS:
+    for name in _COMPARED_FIELDS:
         # Compare the values themselves, not their text: ("a\nb",) and ("a", "b") join alike.
         if getattr(old, name) == getattr(new, name):
             continue
@@ -351,15 +352,27 @@ def _moved_codes(old_order: list[str], new_order: list[str]) -> set[str]:
     """Shared codes outside a longest common subsequence of the two orders.
 
     Inserting or removing a clause shifts every index after it, so indices cannot say what
-    moved; the clauses that keep their relative order are the ones that stayed put.
+    moved; the clauses that keep their relative order are the ones that stayed put. Codes are
+    unique, so the subsequence is the longest increasing run of old positions taken in new
+    order (patience sorting, n log n).
     """
-    matcher = SequenceMatcher(None, old_order, new_order, autojunk=False)
-    kept = {
-        code
-        for blk in matcher.get_matching_blocks()
-        for code in old_order[blk.a : blk.a + blk.size]
-    }
-    return set(old_order) - kept
+    position = {code: i for i, code in enumerate(old_order)}
+    seq = [position[code] for code in new_order]
+    tails: list[int] = []  # tails[k]: index in seq ending the best run of length k + 1
+    back: list[int | None] = [None] * len(seq)
+    for idx, value in enumerate(seq):
+        k = bisect_left(tails, value, key=seq.__getitem__)
+        back[idx] = tails[k - 1] if k else None
+        if k == len(tails):
+            tails.append(idx)
+        else:
+            tails[k] = idx
+    kept: set[str] = set()
+    cursor = tails[-1] if tails else None
+    while cursor is not None:
+        kept.add(new_order[cursor])
+        cursor = back[cursor]
+    return set(new_order) - kept
 
 
 def diff_specs(old: SpecContent, new: SpecContent) -> SpecDiff:

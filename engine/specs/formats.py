@@ -42,7 +42,7 @@ Markdown grammar (every marker is matched at column 0, case-insensitively):
   way Markdown escapes work; export escapes every text line that would otherwise be read as
   structure. Bullet text is taken verbatim.
 
-This reads back what :func:`engine.specs.render.render_values` produces, and export adds the
+This reads back what the renderings in :mod:`engine.specs.render` produce, and export adds the
 explicit ``Rule:``, ``Authority:``, ``Priority:`` and ``Examples:`` sections it needs.
 """
 
@@ -185,8 +185,12 @@ class _BlockDumper(yaml.SafeDumper):
 
 
 def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    # PyYAML falls back to a quoted style by itself when a block cannot hold the text exactly.
-    style = "|" if "\n" in value else None
+    # PyYAML falls back to a quoted style by itself when a block cannot hold the text exactly,
+    # except for the Unicode line breaks, which it mangles outside double quotes.
+    if any(ch in value for ch in "\x85\u2028\u2029"):
+        style: str | None = '"'
+    else:
+        style = "|" if "\n" in value else None
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
 

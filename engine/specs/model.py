@@ -51,9 +51,7 @@ def _text(value: Any, field: str, *, source: str | None, required: bool = False)
     if value is None:
         value = ""
     if not isinstance(value, str):
-        raise InputError(
-            f"expected text, got {type(value).__name__}", source=source, field=field
-        )
+        raise InputError(f"expected text, got {type(value).__name__}", source=source, field=field)
     value = value.strip()
     if required and not value:
         raise InputError("is required and must not be empty", source=source, field=field)
