@@ -203,3 +203,70 @@ class JobCounts:
     @property
     def total(self) -> int:
         return self.queued + self.running + self.succeeded + self.failed + self.cancelled
+
+
+@dataclass(frozen=True)
+class StageArtifact:
+    role: str
+    artifact: Artifact
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One stage of a run's DAG; shared by every run whose stage has the same key."""
+
+    id: int
+    key: str
+    kind: str
+    config: dict[str, Any]
+    job_id: int | None
+    state: str
+    progress: float
+    progress_message: str
+    error: str
+    cached: bool
+    artifacts: tuple[StageArtifact, ...]
+    created_at: datetime
+
+    def artifact(self, role: str) -> Artifact | None:
+        return next((a.artifact for a in self.artifacts if a.role == role), None)
+
+
+@dataclass(frozen=True)
+class Run:
+    id: int
+    study_id: int
+    variant_id: int | None
+    variant_name: str
+    arm: str
+    seed: int
+    model: str
+    status: str
+    created_by: str
+    created_at: datetime
+    stages: tuple[Stage, ...] = ()
+
+
+@dataclass(frozen=True)
+class Study:
+    id: int
+    name: str
+    spec_ref: str
+    config: dict[str, Any]
+    status: str
+    created_by: str
+    created_at: datetime
+    n_runs: int
+    runs: tuple[Run, ...] = ()
+
+
+@dataclass(frozen=True)
+class MetricPoint:
+    stage_id: int | None
+    run_id: int | None
+    name: str
+    step: int
+    value: float
+    ci_low: float | None = None
+    ci_high: float | None = None
+    n: int | None = None

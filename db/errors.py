@@ -27,6 +27,10 @@ class SchemaOutOfDateError(SpecLabError):
     """The database schema is older (or newer) than this code; the message names the fix."""
 
 
+class ConfigError(SpecLabError):
+    """The environment or a settings value is wrong; the message names the variable."""
+
+
 class StoreError(SpecLabError):
     """The database driver failed; wraps the driver error with the operation that failed."""
 

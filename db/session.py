@@ -17,10 +17,10 @@ from typing import Any
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
 
-from db.errors import ConflictError, SpecLabError, StoreError
+from db.errors import ConfigError, ConflictError, SpecLabError, StoreError
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -51,14 +51,20 @@ class Database:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        parsed = make_url(url)
-        self.dialect = parsed.get_backend_name()
-        if self.dialect == "sqlite":
-            self.engine = _sqlite_engine(url, "BEGIN IMMEDIATE")
-            self.read_engine = _sqlite_engine(url, "BEGIN")
-        else:
-            self.engine = create_engine(url, pool_pre_ping=True)
-            self.read_engine = self.engine
+        try:
+            parsed = make_url(url)
+            self.dialect = parsed.get_backend_name()
+            if self.dialect == "sqlite":
+                self.engine = _sqlite_engine(url, "BEGIN IMMEDIATE")
+                self.read_engine = _sqlite_engine(url, "BEGIN")
+            else:
+                self.engine = create_engine(url, pool_pre_ping=True)
+                self.read_engine = self.engine
+        except (ArgumentError, NoSuchModuleError, ImportError) as exc:
+            raise ConfigError(
+                f"SPECLAB_DATABASE_URL / database URL {url!r} is not usable: {exc}. "
+                "Use sqlite:///path/to/file.db or postgresql+psycopg://user@host/db"
+            ) from exc
         self._write = sessionmaker(self.engine, expire_on_commit=False)
         self._read = sessionmaker(self.read_engine, expire_on_commit=False)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -59,8 +60,51 @@ class ArtifactStore:
                 media_type=media_type,
             )
 
+    def put_dir(self, source: Path, *, kind: str) -> Artifact:
+        """Store a folder (a model adapter, a checkpoint) as one artifact.
+
+        Its hash covers every file's relative path and content, so the same folder is stored
+        once. The copy is made next to the target and renamed into place atomically.
+        """
+        files = sorted(p for p in source.rglob("*") if p.is_file())
+        manifest = hashlib.sha256()
+        total = 0
+        for f in files:
+            rel = f.relative_to(source).as_posix()
+            manifest.update(rel.encode("utf-8") + b"\0")
+            manifest.update(_file_sha256(f).encode("ascii") + b"\n")
+            total += f.stat().st_size
+        sha = manifest.hexdigest()
+        target = self.root / self.relpath(sha)
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=".tmp-"))
+            try:
+                shutil.copytree(source, tmp, dirs_exist_ok=True)
+                os.replace(tmp, target)
+            except BaseException:
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise
+        with self.db.write() as s:
+            return store.record(
+                s,
+                sha256=sha,
+                kind=kind,
+                path=self.relpath(sha),
+                size=total,
+                media_type="inode/directory",
+            )
+
     def read_bytes(self, artifact: Artifact) -> bytes:
         p = self.path(artifact)
         if not p.exists():
             raise NotFoundError(f"artifact {artifact.sha256} is recorded but missing at {p}")
         return p.read_bytes()
+
+
+def _file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()

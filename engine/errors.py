@@ -7,6 +7,7 @@ the engine adds the ones only it raises.
 from __future__ import annotations
 
 from db.errors import (
+    ConfigError,
     ConflictError,
     IllegalTransitionError,
     InputError,
@@ -23,10 +24,6 @@ class JobCancelled(SpecLabError):
 
 class JobInterrupted(SpecLabError):
     """Raised inside a running job when its worker is shutting down or lost its lease."""
-
-
-class ConfigError(SpecLabError):
-    """The environment or a settings value is wrong; the message names the variable."""
 
 
 __all__ = [

@@ -49,3 +49,12 @@ def test_sqlite_runs_in_wal_with_foreign_keys(tmp_path) -> None:  # type: ignore
     with database.read() as s:
         assert s.connection().exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert s.connection().exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+
+
+@pytest.mark.parametrize("url", ["not a url", "nosuchdb://x/y", "postgresql+nodriver://h/d"])
+def test_bad_database_url_is_a_config_error(url: str) -> None:
+    # Guards start-up with a mistyped SPECLAB_DATABASE_URL: a message, not a traceback.
+    from engine.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="SPECLAB_DATABASE_URL"):
+        Database(url)

@@ -52,14 +52,14 @@ def _text(value: Any, field: str, *, source: str | None, required: bool = False)
         value = ""
     if not isinstance(value, str):
         raise InputError(f"expected text, got {type(value).__name__}", source=source, field=field)
-    value = value.strip()
-    if required and not value:
+    text: str = value.strip()
+    if required and not text:
         raise InputError("is required and must not be empty", source=source, field=field)
-    if len(value) > MAX_TEXT:
+    if len(text) > MAX_TEXT:
         raise InputError(
-            f"is {len(value)} characters long; the limit is {MAX_TEXT}", source=source, field=field
+            f"is {len(text)} characters long; the limit is {MAX_TEXT}", source=source, field=field
         )
-    return value
+    return text
 
 
 def _texts(value: Any, field: str, *, source: str | None) -> tuple[str, ...]:
