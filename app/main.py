@@ -7,7 +7,7 @@ import streamlit as st
 from app.state import service
 from engine.errors import SpecLabError
 
-st.set_page_config(page_title="SpecLab", page_icon="🧪", layout="wide")
+st.set_page_config(page_title="SpecLab", page_icon=":material/science:", layout="wide")
 
 try:
     service().check_schema()
@@ -16,8 +16,8 @@ except SpecLabError as exc:
     st.stop()
 
 pages = [
-    st.Page("pages/home.py", title="Home", icon="🏠", url_path="home", default=True),
-    st.Page("pages/specs.py", title="Specs", icon="📜", url_path="specs"),
-    st.Page("pages/runs.py", title="Runs", icon="⚙️", url_path="runs"),
+    st.Page("views/home.py", title="Home", icon=":material/home:", url_path="home", default=True),
+    st.Page("views/specs.py", title="Specs", icon=":material/description:", url_path="specs"),
+    st.Page("views/runs.py", title="Runs", icon=":material/play_circle:", url_path="runs"),
 ]
 st.navigation(pages).run()

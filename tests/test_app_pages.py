@@ -145,7 +145,7 @@ def test_home_lists_example_spec(svc: Service) -> None:
 def test_specs_edit_save_then_diff(svc: Service) -> None:
     # Guards the edit → new version → diff flow, including the version switch after saving.
     v1 = svc.get_version("example")
-    at = open_app("pages/specs.py")
+    at = open_app("views/specs.py")
     assert "example" in by_label(at.selectbox, "Spec").options
     old_rule = v1.content.clauses[0].rule
     first, rest = old_rule.split(" ", 1)
@@ -174,7 +174,7 @@ def test_specs_edit_save_then_diff(svc: Service) -> None:
 
 def test_specs_derive_variant_and_word_counts(svc: Service) -> None:
     # Guards the derive form and the side-by-side word counts of the Variants tab.
-    at = open_app("pages/specs.py")
+    at = open_app("views/specs.py")
     by_label(at.selectbox, "Rendering").set_value("general")
     by_label(at.button, "Derive").click().run()
     assert not at.exception, at.exception
@@ -197,7 +197,7 @@ def test_specs_derive_variant_and_word_counts(svc: Service) -> None:
 def test_specs_duplicate_clause_code_is_refused(svc: Service) -> None:
     # Guards edit validation: a duplicate code names the field and stores nothing.
     v1 = svc.get_version("example")
-    at = open_app("pages/specs.py")
+    at = open_app("views/specs.py")
     at.text_input(key=f"e{v1.id}_c1_code").set_value(v1.content.clauses[0].code)
     by_label(at.button, "Save as new version").click().run()
     assert not at.exception, at.exception
@@ -222,7 +222,7 @@ def test_specs_import_malformed_file_changes_nothing(
 ) -> None:
     # Guards the import form: a bad upload shows what was wrong and writes nothing.
     before = (svc.list_specs(), svc.job_counts())
-    at = open_app("pages/specs.py")
+    at = open_app("views/specs.py")
     at.file_uploader[0].set_value((filename, data, "text/plain"))
     by_label(at.button, "Import").click().run()
     assert not at.exception, at.exception
@@ -235,7 +235,7 @@ def test_specs_import_malformed_file_changes_nothing(
 
 def test_runs_queue_worker_detail_cancel_retry(svc: Service) -> None:
     # Guards the Runs page: live states, job detail (events, log), and cancel/retry buttons.
-    at = open_app("pages/runs.py")
+    at = open_app("views/runs.py")
     jobs = table(at, "kind")
     assert list(jobs["kind"]) == ["render_variant", "render_variant"]
     assert set(jobs["state"]) == {"queued"}
@@ -272,9 +272,9 @@ def test_runs_queue_worker_detail_cancel_retry(svc: Service) -> None:
 
 def test_runs_survives_a_hand_edited_job_url(svc: Service) -> None:
     # Guards ?job= from the URL: junk is ignored, an unknown id shows an error, not a crash.
-    at = open_app("pages/runs.py", job="abc")
+    at = open_app("views/runs.py", job="abc")
     assert at.number_input(key="job_id").value == 0
-    at = open_app("pages/runs.py", job="999")
+    at = open_app("views/runs.py", job="999")
     assert at.number_input(key="job_id").value == 999
     assert any("999" in e for e in errors(at)), errors(at)
 
@@ -313,7 +313,7 @@ def test_hostile_text_is_never_rendered_as_markdown(svc: Service) -> None:
     # Guards against markup injection: user text reaches the page only as literal text.
     svc.import_spec(_hostile_spec(""), "hostile.json")
     svc.import_spec(_hostile_spec("changed"), "hostile.json")
-    at = open_app("pages/specs.py")
+    at = open_app("views/specs.py")
     by_label(at.selectbox, "Spec").set_value("hostile").run()
     assert not at.exception, at.exception
     rule = at.text_area(key=f"e{svc.get_version('hostile').id}_c0_rule").value

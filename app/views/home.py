@@ -27,8 +27,8 @@ if not specs:
     st.info("No specs yet. Import one on the Specs page, or run `speclab init` for the example.")
 for spec in specs:
     st.page_link(
-        "pages/specs.py",
+        "views/specs.py",
         label=f"{spec.name} — v{spec.latest_version}, {spec.n_clauses} clauses",
         query_params={"spec": spec.name},
     )
-st.page_link("pages/runs.py", label=f"Job queue — {counts.total} jobs", icon="⚙️")
+st.page_link("views/runs.py", label=f"Job queue — {counts.total} jobs", icon=":material/play_circle:")
