@@ -31,4 +31,6 @@ for spec in specs:
         label=f"{spec.name} — v{spec.latest_version}, {spec.n_clauses} clauses",
         query_params={"spec": spec.name},
     )
-st.page_link("views/runs.py", label=f"Job queue — {counts.total} jobs", icon=":material/play_circle:")
+st.page_link(
+    "views/runs.py", label=f"Job queue — {counts.total} jobs", icon=":material/play_circle:"
+)
