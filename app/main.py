@@ -18,6 +18,8 @@ except SpecLabError as exc:
 pages = [
     st.Page("views/home.py", title="Home", icon=":material/home:", url_path="home", default=True),
     st.Page("views/specs.py", title="Specs", icon=":material/description:", url_path="specs"),
-    st.Page("views/runs.py", title="Runs", icon=":material/play_circle:", url_path="runs"),
+    st.Page("views/studies.py", title="Studies", icon=":material/science:", url_path="studies"),
+    st.Page("views/run.py", title="Run", icon=":material/timeline:", url_path="run"),
+    st.Page("views/runs.py", title="Jobs", icon=":material/play_circle:", url_path="runs"),
 ]
 st.navigation(pages).run()

@@ -37,3 +37,9 @@ def ago(seconds: float) -> str:
     if seconds < 5400:
         return f"{seconds / 60:.0f}m"
     return f"{seconds / 3600:.1f}h"
+
+
+def query_int(name: str) -> int | None:
+    """A positive integer from the URL's query string, or None if absent or malformed."""
+    raw = st.query_params.get(name, "")
+    return int(raw) if raw.isdigit() and int(raw) > 0 else None

@@ -270,3 +270,18 @@ class MetricPoint:
     ci_low: float | None = None
     ci_high: float | None = None
     n: int | None = None
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A JSONL artifact with a kind (msm_docs, aft_demos, qa_eval, agentic_eval)."""
+
+    id: int
+    kind: str
+    name: str
+    n_rows: int
+    provenance: dict[str, Any]
+    preview: list[Any]
+    artifact: Artifact
+    created_by: str
+    created_at: datetime

@@ -50,14 +50,12 @@ class ArtifactStore:
             except BaseException:
                 Path(tmp).unlink(missing_ok=True)
                 raise
+        return self._record(sha, kind, len(data), media_type)
+
+    def _record(self, sha: str, kind: str, size: int, media_type: str) -> Artifact:
         with self.db.write() as s:
             return store.record(
-                s,
-                sha256=sha,
-                kind=kind,
-                path=self.relpath(sha),
-                size=len(data),
-                media_type=media_type,
+                s, sha256=sha, kind=kind, path=self.relpath(sha), size=size, media_type=media_type
             )
 
     def put_dir(self, source: Path, *, kind: str) -> Artifact:
@@ -72,7 +70,7 @@ class ArtifactStore:
         for f in files:
             rel = f.relative_to(source).as_posix()
             manifest.update(rel.encode("utf-8") + b"\0")
-            manifest.update(_file_sha256(f).encode("ascii") + b"\n")
+            manifest.update(file_sha256(f).encode("ascii") + b"\n")
             total += f.stat().st_size
         sha = manifest.hexdigest()
         target = self.root / self.relpath(sha)
@@ -85,15 +83,7 @@ class ArtifactStore:
             except BaseException:
                 shutil.rmtree(tmp, ignore_errors=True)
                 raise
-        with self.db.write() as s:
-            return store.record(
-                s,
-                sha256=sha,
-                kind=kind,
-                path=self.relpath(sha),
-                size=total,
-                media_type="inode/directory",
-            )
+        return self._record(sha, kind, total, "inode/directory")
 
     def read_bytes(self, artifact: Artifact) -> bytes:
         p = self.path(artifact)
@@ -102,7 +92,8 @@ class ArtifactStore:
         return p.read_bytes()
 
 
-def _file_sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file's content, read in 1 MiB blocks."""
     h = hashlib.sha256()
     with path.open("rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):

@@ -278,6 +278,104 @@ def cmd_jobs_retry(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_study_launch(args: argparse.Namespace) -> int:
+    svc = _service()
+    config = svc.parse_study(_read_input_file(args.file), Path(args.file).name)
+    result = svc.launch_study(config)
+    if args.json:
+        _print_json(dataclasses.asdict(result) | {"id": result.study_id})
+    else:
+        print(result.study_id)
+        print(
+            f"{result.runs} run(s), {result.stages} distinct stage(s): {result.new_jobs} queued, "
+            f"{result.cached} cached, {result.shared} shared with running work",
+            file=sys.stderr,
+        )
+    if not args.wait:
+        return 0
+    return _wait_for_study(svc, result.study_id, quiet=args.json)
+
+
+def _wait_for_study(svc: Any, study_id: int, *, quiet: bool) -> int:
+    last = ""
+    while True:
+        study = svc.get_study(study_id)
+        stages = {st.id: st for r in study.runs for st in r.stages}
+        done = sum(1 for st in stages.values() if st.state == "succeeded")
+        line = f"study {study_id}: {study.status} ({done}/{len(stages)} stages done)"
+        if line != last and not quiet:
+            print(line, file=sys.stderr, flush=True)
+            last = line
+        if study.status in ("succeeded", "failed", "cancelled"):
+            break
+        time.sleep(1.0)
+    if study.status != "succeeded":
+        for st in stages.values():
+            if st.state in ("failed", "cancelled"):
+                print(f"stage {st.kind} {st.key[:12]}: {st.state} {st.error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_study_show(args: argparse.Namespace) -> int:
+    svc = _service()
+    report = svc.study_report(args.id)
+    if args.json:
+        _print_json(report)
+        return 0
+    print(f"study {report['id']} {report['name']} on {report['spec']}: {report['status']}")
+    for r in report["runs"]:
+        print(f"  run {r['id']} {r['variant']} × {r['arm']} seed {r['seed']}: {r['status']}")
+        for st in r["stages"]:
+            cached = " (cached)" if st["cached"] else ""
+            loss = st["metrics"].get("train/loss")
+            tail = f" loss {loss[-1][1]:.3f} @ step {int(loss[-1][0])}" if loss else ""
+            print(f"    {st['kind']:<9} {st['status']:<9}{cached} {st['key'][:12]}{tail}")
+    return 0
+
+
+def cmd_study_list(args: argparse.Namespace) -> int:
+    studies = _service().list_studies(limit=args.limit)
+    if args.json:
+        _print_json(
+            [
+                {"id": s.id, "name": s.name, "spec": s.spec_ref, "status": s.status,
+                 "runs": s.n_runs, "created_by": s.created_by, "created_at": s.created_at}
+                for s in studies
+            ]
+        )  # fmt: skip
+        return 0
+    for s in studies:
+        print(f"{s.id}\t{s.name}\t{s.spec_ref}\t{s.status}\t{s.n_runs} runs")
+    return 0
+
+
+def cmd_study_cancel(args: argparse.Namespace) -> int:
+    n = _service().cancel_study(args.id)
+    print(f"cancel sent to {n} job(s)")
+    return 0
+
+
+def cmd_data_import(args: argparse.Namespace) -> int:
+    ds = _service().import_demos(_read_input_file(args.file), Path(args.file).name)
+    print(ds.artifact.sha256)
+    print(
+        f"{ds.n_rows} demonstrations; use gen_demos: {{source: {ds.artifact.sha256}}}",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def cmd_data_list(args: argparse.Namespace) -> int:
+    datasets = _service().list_datasets(kind=args.kind)
+    if args.json:
+        _print_json(datasets)
+        return 0
+    for d in datasets:
+        print(f"{d.artifact.sha256[:16]}\t{d.kind}\t{d.n_rows} rows\t{d.name}")
+    return 0
+
+
 # -- parser --------------------------------------------------------------------------------
 
 
@@ -350,6 +448,35 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("old", type=int, help="old version number")
     s.add_argument("new", type=int, help="new version number")
     s.set_defaults(fn=cmd_spec_diff)
+
+    study = sub.add_parser("study", help="launch, show, list and cancel studies")
+    sts = study.add_subparsers(dest="study_command", required=True, metavar="SUBCOMMAND")
+    s = sts.add_parser("launch", help="launch a study described in a YAML file; prints its id")
+    s.add_argument("file", help="the study file (name, spec, variants, arms, seeds, …)")
+    s.add_argument("--wait", action="store_true", help="return when the study ends (1 if failed)")
+    s.add_argument("--json", action="store_true", help="print a JSON object with the id")
+    s.set_defaults(fn=cmd_study_launch)
+    s = sts.add_parser("show", help="runs, stages, artifacts and metrics of a study")
+    s.add_argument("id", type=int, help="study id")
+    s.add_argument("--json", action="store_true", help="print JSON")
+    s.set_defaults(fn=cmd_study_show)
+    s = sts.add_parser("list", help="studies, newest first")
+    s.add_argument("--json", action="store_true", help="print JSON")
+    s.add_argument("--limit", type=int, default=50, help="how many (default 50)")
+    s.set_defaults(fn=cmd_study_list)
+    s = sts.add_parser("cancel", help="cancel the unfinished stages of a study")
+    s.add_argument("id", type=int, help="study id")
+    s.set_defaults(fn=cmd_study_cancel)
+
+    data = sub.add_parser("data", help="import and list datasets")
+    ds = data.add_subparsers(dest="data_command", required=True, metavar="SUBCOMMAND")
+    s = ds.add_parser("import", help="import AFT demonstrations (JSONL); prints the dataset hash")
+    s.add_argument("file", help="JSONL: prompt/completion, prompt/response, or chat messages")
+    s.set_defaults(fn=cmd_data_import)
+    s = ds.add_parser("list", help="stored datasets, newest first")
+    s.add_argument("--kind", default=None, help="only this kind (msm_docs, aft_demos, …)")
+    s.add_argument("--json", action="store_true", help="print JSON")
+    s.set_defaults(fn=cmd_data_list)
 
     jobs = sub.add_parser("jobs", help="inspect, cancel and retry background jobs")
     js = jobs.add_subparsers(dest="jobs_command", required=True, metavar="SUBCOMMAND")

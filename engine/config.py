@@ -13,6 +13,8 @@ variable                   meaning
 ``SPECLAB_PLUGINS``        comma-separated modules to import for extra job kinds
 ``SPECLAB_USER``           the name recorded as author of edits and launches (default: the
                            login name)
+``SPECLAB_MODEL_CACHE``    folder of prepared models, shareable between homes (default
+                           ``$SPECLAB_HOME/models``)
 =========================  ==================================================================
 
 A test fails when a variable used in the code is missing from this table.
@@ -34,6 +36,7 @@ ENV_VARS = (
     "SPECLAB_HEARTBEAT_SECONDS",
     "SPECLAB_PLUGINS",
     "SPECLAB_USER",
+    "SPECLAB_MODEL_CACHE",
 )
 
 
@@ -73,6 +76,9 @@ class Settings:
         default=(), metadata={"help": "extra modules that register job kinds"}
     )
     user: str = field(default="local", metadata={"help": "author recorded for edits"})
+    model_cache: Path | None = field(
+        default=None, metadata={"help": "prepared models folder (default: home/models)"}
+    )
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -88,6 +94,9 @@ class Settings:
             heartbeat_seconds=_float("SPECLAB_HEARTBEAT_SECONDS", 1.0),
             plugins=plugins,
             user=os.environ.get("SPECLAB_USER") or _user(),
+            model_cache=Path(cache).expanduser()
+            if (cache := os.environ.get("SPECLAB_MODEL_CACHE"))
+            else None,
         )
 
     @property
@@ -96,7 +105,7 @@ class Settings:
 
     @property
     def models_dir(self) -> Path:
-        return self.home / "models"
+        return self.model_cache or self.home / "models"
 
     @property
     def logs_dir(self) -> Path:

@@ -12,19 +12,31 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
+from db import datasets as datastore
 from db import entities as e
 from db import jobs as jobstore
 from db import migrate
 from db import specs as specstore
+from db import studies as studystore
 from db import workers as workerstore
 from db.session import Database
 from engine.artifacts import ArtifactStore
 from engine.config import Settings
 from engine.errors import ConflictError, InputError, NotFoundError
+from engine.pipeline import launch as launcher
+from engine.pipeline.study import StudyConfig, parse_study_file
 from engine.specs import diff as specdiff
 from engine.specs import formats
 from engine.specs.model import build_content, clause_from_dict, validate_name
-from engine.specs.render import CUSTOM, RENDERINGS, render, text_hash, view, word_count
+from engine.specs.render import (
+    CUSTOM,
+    RENDERINGS,
+    render,
+    text_hash,
+    variant_text,
+    view,
+    word_count,
+)
 
 EXAMPLE_SPEC = "example"
 DEFAULT_VARIANTS = ("rules", "values")
@@ -281,11 +293,9 @@ class Service:
 
     def variant_text(self, variant: e.Variant) -> str:
         """The text a variant trains on (rendered on the fly; the artifact holds the same)."""
-        if variant.rendering == CUSTOM:
-            return variant.custom_text or ""
         with self.db.read() as s:
             v = specstore.get_version_by_id(s, variant.version_id)
-        return render(v.content, variant.rendering)
+        return variant_text(variant.rendering, variant.custom_text, v.content)
 
     # -- diffs -----------------------------------------------------------------------------
 
@@ -342,3 +352,142 @@ class Service:
     def list_workers(self) -> list[e.WorkerInfo]:
         with self.db.read() as s:
             return workerstore.list_workers(s)
+
+    # -- studies ---------------------------------------------------------------------------
+
+    def parse_study(self, data: bytes, filename: str) -> StudyConfig:
+        return parse_study_file(data, filename=filename)
+
+    def launch_study(
+        self, config: StudyConfig, *, author: str | None = None
+    ) -> launcher.LaunchResult:
+        """Create a study's runs and queue every stage that is not already done or underway."""
+        from engine.train import registry
+
+        try:
+            model = registry.resolve(config.model, self.settings)
+        except InputError as exc:
+            raise InputError(exc.detail, field="model") from None
+        with self.db.write() as s:
+            return launcher.launch(
+                s, config, model_id=model.id, author=author or self.settings.user
+            )
+
+    def get_study(self, study_id: int) -> e.Study:
+        with self.db.read() as s:
+            return studystore.get_study(s, study_id)
+
+    def list_studies(self, *, limit: int = 50, offset: int = 0) -> list[e.Study]:
+        with self.db.read() as s:
+            return studystore.list_studies(s, limit=limit, offset=offset)
+
+    def get_run(self, run_id: int) -> e.Run:
+        with self.db.read() as s:
+            return studystore.get_run(s, run_id)
+
+    def stage_metrics(
+        self, stage_ids: list[int], names: list[str] | None = None
+    ) -> list[e.MetricPoint]:
+        with self.db.read() as s:
+            return studystore.stage_metrics(s, stage_ids, names)
+
+    def dataset(self, sha256: str) -> e.Dataset:
+        with self.db.read() as s:
+            return datastore.by_artifact(s, sha256)
+
+    def cancel_study(self, study_id: int) -> int:
+        """Cancel every unfinished stage job of a study; returns how many were cancelled."""
+        study = self.get_study(study_id)
+        job_ids = {
+            st.job_id
+            for run in study.runs
+            for st in run.stages
+            if st.job_id is not None and st.state in ("queued", "running")
+        }
+        with self.db.write() as s:
+            for job_id in sorted(job_ids):
+                jobstore.request_cancel(s, job_id, by=self.settings.user)
+        return len(job_ids)
+
+    def study_report(self, study_id: int) -> dict[str, Any]:
+        """The study with its runs, stages, artifacts and metrics, as JSON-ready data."""
+        study = self.get_study(study_id)
+        stage_ids = sorted({st.id for r in study.runs for st in r.stages})
+        metrics: dict[int, dict[str, list[list[float]]]] = {}
+        for p in self.stage_metrics(stage_ids):
+            assert p.stage_id is not None
+            metrics.setdefault(p.stage_id, {}).setdefault(p.name, []).append([p.step, p.value])
+        return {
+            "id": study.id,
+            "name": study.name,
+            "spec": study.spec_ref,
+            "status": study.status,
+            "created_by": study.created_by,
+            "created_at": study.created_at.isoformat(),
+            "config": study.config,
+            "runs": [
+                {
+                    "id": r.id,
+                    "variant": r.variant_name,
+                    "arm": r.arm,
+                    "seed": r.seed,
+                    "model": r.model,
+                    "status": r.status,
+                    "stages": [
+                        {
+                            "id": st.id,
+                            "kind": st.kind,
+                            "status": st.state,
+                            "key": st.key,
+                            "cached": st.cached,
+                            "job_id": st.job_id,
+                            "progress": st.progress,
+                            "error": st.error,
+                            "artifacts": [
+                                {
+                                    "role": a.role,
+                                    "sha256": a.artifact.sha256,
+                                    "path": str(self.artifacts.path(a.artifact)),
+                                    "bytes": a.artifact.bytes,
+                                }
+                                for a in st.artifacts
+                            ],
+                            "metrics": metrics.get(st.id, {}),
+                        }
+                        for st in r.stages
+                    ],
+                }
+                for r in study.runs
+            ],
+        }
+
+    # -- datasets --------------------------------------------------------------------------
+
+    def import_demos(self, data: bytes, filename: str, *, author: str | None = None) -> e.Dataset:
+        """Validate a demonstrations JSONL line by line and store it as an ``aft_demos``
+        dataset; use its sha256 as ``gen_demos: {source: <sha256>}`` in a study."""
+        from engine.data import demos as demodata
+
+        demos = demodata.parse_demos_jsonl(data, source=filename)
+        art = self.artifacts.put_bytes(
+            data, kind="aft_demos_import", media_type="application/jsonl"
+        )
+        preview = [
+            {"id": d.id, "prompt": d.prompt, "reasoning": d.reasoning, "response": d.response}
+            for d in demos[:5]
+        ]
+        with self.db.write() as s:
+            return datastore.add(
+                s,
+                kind="aft_demos_import",
+                name=filename,
+                artifact_id=art.id,
+                n_rows=len(demos),
+                provenance={"imported_from": filename, "coverage": demodata.coverage(demos)},
+                preview=preview,
+                created_by=author or self.settings.user,
+            )
+
+    def list_datasets(self, kind: str | None = None, limit: int = 100) -> list[e.Dataset]:
+        with self.db.read() as s:
+            return datastore.list_datasets(s, kind=kind, limit=limit)

@@ -14,8 +14,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import streamlit as st
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from streamlit.testing.v1 import AppTest
 
 from db import migrate
 from db.session import Database
@@ -125,7 +127,95 @@ def worker_env(settings: Settings, **extra: str) -> dict[str, str]:
         SPECLAB_DATABASE_URL=settings.database_url,
         SPECLAB_LEASE_SECONDS=str(settings.lease_seconds),
         SPECLAB_HEARTBEAT_SECONDS=str(settings.heartbeat_seconds),
+        SPECLAB_MODEL_CACHE=str(settings.models_dir),
         PYTHONPATH=os.pathsep.join([str(REPO), str(REPO / "tests"), env.get("PYTHONPATH", "")]),
     )
     env.update(extra)
     return env
+
+
+@pytest.fixture(scope="session")
+def model_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """SPECLAB_TEST_MODEL_HOME when set (``make test`` points it at the home that
+    ``speclab init`` prepared), so the built-in model is converted once, not per test run."""
+    shared = os.environ.get("SPECLAB_TEST_MODEL_HOME")
+    return Path(shared) if shared else tmp_path_factory.mktemp("model-home")
+
+
+@pytest.fixture(scope="session")
+def builtin_model_dir(model_home: Path) -> Path:
+    """The prepared built-in model (SmolLM2-135M-Instruct as safetensors)."""
+    from engine.train import builtin_model
+
+    settings = Settings(home=model_home, database_url="sqlite://")
+    return builtin_model.prepare(settings, log=lambda _line: None)
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(builtin_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random-weight Llama (~3M parameters) with the built-in model's tokenizer:
+    trains in seconds through the real training code."""
+    import torch
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    out = tmp_path_factory.mktemp("tiny-llama")
+    tokenizer = AutoTokenizer.from_pretrained(builtin_model_dir)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=512,
+        tie_word_embeddings=True,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    torch.manual_seed(0)
+    LlamaForCausalLM(config).save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    return out
+
+
+# -- dashboard (AppTest) -------------------------------------------------------------------
+
+APP_MAIN = REPO / "app" / "main.py"
+APP_TIMEOUT = 30
+
+
+def point_env_at(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, url: str) -> None:
+    monkeypatch.setenv("SPECLAB_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("SPECLAB_DATABASE_URL", url)
+    monkeypatch.setenv("SPECLAB_USER", "tester")
+    monkeypatch.delenv("SPECLAB_PLUGINS", raising=False)
+
+
+@pytest.fixture
+def clean_cache() -> Iterator[None]:
+    """The app's cached Service must be built from this test's environment, and not leak."""
+    st.cache_resource.clear()
+    yield
+    st.cache_resource.clear()
+
+
+@pytest.fixture
+def svc(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, clean_cache: None) -> Iterator[Service]:
+    """A migrated, seeded SQLite home that the app under test will open too."""
+    point_env_at(monkeypatch, tmp_path, f"sqlite:///{tmp_path / 'speclab.db'}")
+    service = Service.from_env()
+    service.init(prepare_model=False, log=lambda _msg: None)
+    yield service
+    service.db.dispose()
+
+
+def open_app(page: str | None = None, **query: str) -> AppTest:
+    at = AppTest.from_file(str(APP_MAIN), default_timeout=APP_TIMEOUT)
+    at.query_params.update(query)
+    at.run()
+    assert not at.exception, at.exception
+    if page is not None:
+        at.switch_page(page).run()
+        assert not at.exception, at.exception
+    return at

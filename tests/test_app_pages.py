@@ -15,14 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import streamlit as st
+from conftest import APP_MAIN, APP_TIMEOUT, open_app, point_env_at
 from streamlit.testing.v1 import AppTest
 
 from engine.jobs.worker import Worker
 from engine.service import Service
-
-MAIN = Path(__file__).resolve().parent.parent / "app" / "main.py"
-TIMEOUT = 30
 
 # Element types whose text Streamlit renders as Markdown: a user string must never reach one
 # of these unescaped.
@@ -39,42 +36,6 @@ MARKDOWN_TYPES = {
     "toast",
     "exception",
 }
-
-
-def _point_env_at(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, url: str) -> None:
-    monkeypatch.setenv("SPECLAB_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("SPECLAB_DATABASE_URL", url)
-    monkeypatch.setenv("SPECLAB_USER", "tester")
-    monkeypatch.delenv("SPECLAB_PLUGINS", raising=False)
-
-
-@pytest.fixture
-def clean_cache() -> Iterator[None]:
-    """The app's cached Service must be built from this test's environment, and not leak."""
-    st.cache_resource.clear()
-    yield
-    st.cache_resource.clear()
-
-
-@pytest.fixture
-def svc(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, clean_cache: None) -> Iterator[Service]:
-    """A migrated, seeded SQLite home that the app under test will open too."""
-    _point_env_at(monkeypatch, tmp_path, f"sqlite:///{tmp_path / 'speclab.db'}")
-    service = Service.from_env()
-    service.init(prepare_model=False, log=lambda _msg: None)
-    yield service
-    service.db.dispose()
-
-
-def open_app(page: str | None = None, **query: str) -> AppTest:
-    at = AppTest.from_file(str(MAIN), default_timeout=TIMEOUT)
-    at.query_params.update(query)
-    at.run()
-    assert not at.exception, at.exception
-    if page is not None:
-        at.switch_page(page).run()
-        assert not at.exception, at.exception
-    return at
 
 
 def by_label(widgets: Any, label: str) -> Any:
@@ -343,8 +304,8 @@ def test_empty_database_names_the_fix(
     # Guards the startup schema check: an unmigrated database stops the app with the fix.
     path = tmp_path / "empty.db"
     sqlite3.connect(path).close()
-    _point_env_at(monkeypatch, tmp_path, f"sqlite:///{path}")
-    at = AppTest.from_file(str(MAIN), default_timeout=TIMEOUT).run()
+    point_env_at(monkeypatch, tmp_path, f"sqlite:///{path}")
+    at = AppTest.from_file(str(APP_MAIN), default_timeout=APP_TIMEOUT).run()
     assert not at.exception, at.exception
     assert any("speclab init" in e for e in errors(at)), errors(at)
     assert not at.title

@@ -143,13 +143,6 @@ def test_find_gguf_without_the_package_names_the_install_command(
         builtin_model.find_gguf()
 
 
-@pytest.fixture(scope="session")
-def model_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """SPECLAB_TEST_MODEL_HOME when set, so CI converts the model once for all its jobs."""
-    shared = os.environ.get("SPECLAB_TEST_MODEL_HOME")
-    return Path(shared) if shared else tmp_path_factory.mktemp("model-home")
-
-
 @pytest.mark.slow
 def test_prepare_builds_a_loadable_folder_once(model_home: Path) -> None:
     import torch

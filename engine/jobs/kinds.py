@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 RunFn = Callable[["JobContext", dict[str, Any]], dict[str, Any] | None]
 
-BUILTIN_MODULES = ("engine.jobs.render_kind",)
+BUILTIN_MODULES = ("engine.jobs.render_kind", "engine.pipeline.stages")
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from typing import Any
 from db import specs as specstore
 from engine.jobs.context import JobContext
 from engine.jobs.kinds import Resources, job_kind
-from engine.specs.render import CUSTOM, render, word_count
+from engine.specs.render import variant_text, word_count
 
 
 @job_kind(
@@ -24,10 +24,7 @@ def render_variant(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
         variant = specstore.get_variant(s, variant_id)
         version = specstore.get_version_by_id(s, variant.version_id)
     ctx.log(f"rendering {version.ref} as {variant.name} ({variant.rendering})")
-    if variant.rendering == CUSTOM:
-        text = variant.custom_text or ""
-    else:
-        text = render(version.content, variant.rendering)
+    text = variant_text(variant.rendering, variant.custom_text, version.content)
     ctx.progress(0.5, "writing artifact")
     artifact = ctx.artifacts.put_bytes(
         text.encode("utf-8"), kind="variant_text", media_type="text/markdown"

@@ -130,3 +130,10 @@ def word_count(text: str) -> int:
 
 def text_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def variant_text(rendering: str, custom_text: str | None, content: SpecContent) -> str:
+    """The text a variant trains on: its hand-edited text, or ``content`` rendered."""
+    if rendering == CUSTOM:
+        return custom_text or ""
+    return render(content, rendering)

@@ -16,7 +16,6 @@ torch and transformers are imported inside :func:`prepare` only.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import importlib.util
 import json
 import os
@@ -26,6 +25,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from engine.artifacts import file_sha256
 from engine.config import Settings
 from engine.errors import ConfigError
 from engine.train.registry import (
@@ -68,14 +68,6 @@ def find_gguf(model_id: str = BUILTIN_ID) -> Path:
         f"the package {spec_model.gguf_package!r} (in {', '.join(locations)}) has no "
         f"{spec_model.gguf_file}; reinstall it: {INSTALL_HINT} --force-reinstall"
     )
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 @contextlib.contextmanager
@@ -188,7 +180,7 @@ def prepare(
                 "model": model_id,
                 "gguf_file": gguf.name,
                 "gguf_size": gguf.stat().st_size,
-                "gguf_sha256": _sha256(gguf),
+                "gguf_sha256": file_sha256(gguf),
             }
             (tmp / MARKER_NAME).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
             _share(tmp)

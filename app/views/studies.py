@@ -1,0 +1,68 @@
+"""Studies: every study with its status, and the runs of the one chosen."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from app.state import literal, query_int, service
+from engine.errors import SpecLabError
+
+svc = service()
+st.title("Studies")
+st.caption("Launch a study with `speclab study launch study.yaml`; each run links to its page.")
+
+studies = svc.list_studies(limit=100)
+if not studies:
+    st.info("No studies yet.")
+    st.stop()
+
+st.dataframe(
+    pd.DataFrame(
+        [
+            {
+                "id": s.id,
+                "name": s.name,
+                "spec": s.spec_ref,
+                "status": s.status,
+                "runs": s.n_runs,
+                "by": s.created_by,
+                "created": s.created_at.strftime("%Y-%m-%d %H:%M"),
+            }
+            for s in studies
+        ]
+    ),
+    hide_index=True,
+    key="studies_table",
+)
+
+ids = [s.id for s in studies]
+wanted = query_int("study")
+study_id = st.selectbox(
+    "Study",
+    ids,
+    index=ids.index(wanted) if wanted in ids else 0,
+    format_func=lambda i: f"{i}: " + next(s.name for s in studies if s.id == i),
+)
+st.query_params["study"] = str(study_id)
+
+
+@st.fragment(run_every=3)
+def live_study() -> None:
+    try:
+        study = svc.get_study(int(study_id))
+    except SpecLabError as exc:
+        st.error(literal(str(exc)))
+        return
+    stages = {st_.id: st_ for r in study.runs for st_ in r.stages}
+    done = sum(1 for x in stages.values() if x.state == "succeeded")
+    st.progress(done / max(len(stages), 1), text=f"{study.status}: {done}/{len(stages)} stages")
+    for run in study.runs:
+        cols = st.columns([3, 2, 1, 2])
+        cols[0].text(f"run {run.id}: {run.variant_name} × {run.arm} · seed {run.seed}")
+        cols[1].text(run.status)
+        cols[2].text(f"{sum(1 for x in run.stages if x.cached)} cached")
+        cols[3].page_link("views/run.py", label="open run", query_params={"run": str(run.id)})
+
+
+live_study()

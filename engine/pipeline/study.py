@@ -1,0 +1,182 @@
+"""The study description: a grid of variants × arms × seeds on one base model.
+
+The same typed object is read from a study file (``speclab study launch study.yaml``), built
+by the dashboard's New-study form and stored as JSON with the study, so a study can be
+re-launched exactly.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from engine.errors import InputError
+from engine.train.registry import BUILTIN_ID
+
+#: The pipeline shape of each arm: which training stages a run goes through.
+ARMS: dict[str, tuple[str, ...]] = {
+    "base": (),
+    "aft": ("gen_demos", "aft"),
+    "aft_cot": ("gen_demos", "aft"),
+    "msm": ("gen_docs", "midtrain"),
+    "msm+aft": ("gen_docs", "midtrain", "gen_demos", "aft"),
+    "msm+aft_cot": ("gen_docs", "midtrain", "gen_demos", "aft"),
+}
+PRESETS = ("cpu-smoke", "gpu-paper", "custom")
+STAGE_KINDS = ("gen_docs", "midtrain", "gen_demos", "aft")
+NAME_RE = re.compile(r"^[\w][\w .+-]{0,199}$")
+STUDY_KEYS = ("name", "spec", "variants", "arms", "seeds", "model", "preset", "overrides")
+
+
+def arm_uses_cot(arm: str) -> bool:
+    return arm.endswith("_cot")
+
+
+@dataclass(frozen=True)
+class StudyConfig:
+    """What to run: every variant × arm × seed becomes one run."""
+
+    name: str = field(metadata={"help": "a name for the study"})
+    spec: str = field(metadata={"help": "spec name (latest version) or name@version"})
+    variants: tuple[str, ...] = field(metadata={"help": "variant names of that spec version"})
+    arms: tuple[str, ...] = field(metadata={"help": "pipeline shapes: " + ", ".join(ARMS)})
+    seeds: tuple[int, ...] = field(default=(0,), metadata={"help": "training seeds (replicates)"})
+    model: str = field(
+        default=BUILTIN_ID,
+        metadata={"help": "base model: builtin:…, a local Hugging Face folder, or a hub id"},
+    )
+    preset: str = field(
+        default="cpu-smoke", metadata={"help": "stage settings: " + ", ".join(PRESETS)}
+    )
+    overrides: Mapping[str, Mapping[str, Any]] = field(
+        default_factory=dict,
+        metadata={"help": "per-stage settings over the preset, e.g. {aft: {max_steps: 5}}"},
+    )
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not NAME_RE.match(self.name):
+            raise InputError("must be 1-200 letters, digits, spaces or _ . + -", field="name")
+        if not isinstance(self.spec, str) or not self.spec:
+            raise InputError("is required (a spec name or name@version)", field="spec")
+        for key, items in (("variants", self.variants), ("arms", self.arms), ("seeds", self.seeds)):
+            if not items:
+                raise InputError("needs at least one entry", field=key)
+            if len(set(items)) != len(items):
+                raise InputError("has duplicate entries", field=key)
+        for i, arm in enumerate(self.arms):
+            if arm not in ARMS:
+                raise InputError(
+                    f"unknown arm {arm!r}; known: {', '.join(ARMS)}", field=f"arms[{i}]"
+                )
+        for i, variant in enumerate(self.variants):
+            if not isinstance(variant, str) or not variant:
+                raise InputError("must be a variant name", field=f"variants[{i}]")
+        for i, seed in enumerate(self.seeds):
+            if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+                raise InputError("must be a non-negative integer", field=f"seeds[{i}]")
+        if self.preset not in PRESETS:
+            raise InputError(
+                f"unknown preset {self.preset!r}; known: {', '.join(PRESETS)}", field="preset"
+            )
+        if not isinstance(self.overrides, Mapping):
+            raise InputError("must map stage kinds to settings", field="overrides")
+        for kind, settings in self.overrides.items():
+            if kind not in STAGE_KINDS:
+                raise InputError(
+                    f"unknown stage {kind!r}; known: {', '.join(STAGE_KINDS)}",
+                    field=f"overrides.{kind}",
+                )
+            if not isinstance(settings, Mapping):
+                raise InputError("must be a mapping of settings", field=f"overrides.{kind}")
+
+    @property
+    def n_runs(self) -> int:
+        return len(self.variants) * len(self.arms) * len(self.seeds)
+
+    def spec_name_and_version(self) -> tuple[str, int | None]:
+        name, _, version = self.spec.partition("@")
+        if not version:
+            return name, None
+        if not version.isdigit():
+            raise InputError(f"version in {self.spec!r} must be a number", field="spec")
+        return name, int(version)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "spec": self.spec,
+            "variants": list(self.variants),
+            "arms": list(self.arms),
+            "seeds": list(self.seeds),
+            "model": self.model,
+            "preset": self.preset,
+            "overrides": {k: dict(v) for k, v in self.overrides.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any, *, source: str | None = None) -> StudyConfig:
+        """Validate a mapping (from YAML/JSON or a form), naming the key at fault."""
+        if not isinstance(data, Mapping):
+            raise InputError("a study file must be a mapping of settings", source=source)
+        unknown = sorted(set(data) - set(STUDY_KEYS))
+        if unknown:
+            raise InputError(
+                f"unknown key {unknown[0]!r}; known: {', '.join(STUDY_KEYS)}",
+                source=source,
+                field=unknown[0],
+            )
+        for key in ("name", "spec", "variants", "arms"):
+            if key not in data:
+                raise InputError("is required", source=source, field=key)
+        values: dict[str, Any] = dict(data)
+        for key in ("variants", "arms", "seeds"):
+            if key in values:
+                value = values[key]
+                if isinstance(value, str | int) and not isinstance(value, bool):
+                    value = [value]
+                if not isinstance(value, list | tuple):
+                    raise InputError("must be a list", source=source, field=key)
+                values[key] = tuple(value)
+        values["overrides"] = values.get("overrides") or {}
+        try:
+            return cls(**values)
+        except InputError as exc:
+            raise InputError(exc.detail, source=source, field=exc.field) from None
+
+
+def parse_study_file(data: bytes, *, filename: str) -> StudyConfig:
+    """Read a study YAML/JSON file; errors name the file, line and key."""
+    if not data.strip():
+        raise InputError("the study file is empty", source=filename)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"not UTF-8 text (byte {exc.start})", source=filename) from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        raise InputError(
+            f"not valid YAML: {getattr(exc, 'problem', exc)}", source=filename, line=line
+        ) from None
+    try:
+        return StudyConfig.from_dict(raw, source=filename)
+    except InputError as exc:
+        line = _key_line(text, exc.field)
+        raise InputError(exc.detail, source=filename, line=line, field=exc.field) from None
+
+
+def _key_line(text: str, field_path: str | None) -> int | None:
+    """1-based line of the top-level key of ``field_path`` in a YAML text, if found."""
+    if not field_path:
+        return None
+    top = re.split(r"[.\[]", field_path, maxsplit=1)[0]
+    for i, line in enumerate(text.splitlines(), 1):
+        if re.match(rf"^{re.escape(top)}\s*:", line):
+            return i
+    return None

@@ -1,0 +1,71 @@
+"""One real msm+aft study on the built-in model (SmolLM2-135M), launched from the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+STUDY = """\
+name: e2e
+spec: example
+variants: [values]
+arms: [msm+aft]
+seeds: [0]
+model: builtin:smollm2-135m-instruct
+preset: cpu-smoke
+overrides:
+  gen_docs: {docs_per_clause: 2, target_words: 150}
+  midtrain: {max_steps: 3, save_steps: 3, max_length: 64, batch_size: 2}
+  gen_demos: {max_demos: 12}
+  aft: {max_steps: 3, save_steps: 3, max_length: 96, batch_size: 2}
+"""
+
+
+@pytest.mark.slow
+def test_cli_study_launch_wait_on_builtin_model(tmp_path: Path, builtin_model_dir: Path) -> None:
+    # Guards the issue's promise: `speclab study launch --wait` trains the built-in model.
+    env = dict(
+        os.environ,
+        SPECLAB_HOME=str(tmp_path / "home"),
+        SPECLAB_MODEL_CACHE=str(builtin_model_dir.parent),
+    )
+    env.pop("SPECLAB_DATABASE_URL", None)
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "engine.cli", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
+
+    assert cli("init").returncode == 0
+    f = tmp_path / "study.yaml"
+    f.write_text(STUDY, encoding="utf-8")
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "engine.cli", "worker", "--poll", "0.2"], env=env
+    )
+    try:
+        launched = cli("study", "launch", str(f), "--wait", "--json")
+        assert launched.returncode == 0, launched.stderr
+        study_id = json.loads(launched.stdout)["id"]
+    finally:
+        worker.terminate()
+        worker.wait(timeout=60)
+    shown = json.loads(cli("study", "show", str(study_id), "--json").stdout)
+    assert shown["status"] == "succeeded"
+    (run,) = shown["runs"]
+    stages = {s["kind"]: s for s in run["stages"]}
+    assert set(stages) == {"gen_docs", "midtrain", "gen_demos", "aft"}
+    for kind in ("midtrain", "aft"):
+        assert len(stages[kind]["metrics"]["train/loss"]) == 3
+        assert all(a["bytes"] > 0 for a in stages[kind]["artifacts"])
+    # Relaunch: nothing is recomputed.
+    again = cli("study", "launch", str(f), "--json")
+    assert json.loads(again.stdout)["new_jobs"] == 0
