@@ -15,6 +15,8 @@ variable                   meaning
                            login name)
 ``SPECLAB_MODEL_CACHE``    folder of prepared models, shareable between homes (default
                            ``$SPECLAB_HOME/models``)
+``SPECLAB_OPENAI_API_KEY`` key for OpenAI-compatible generation/judge endpoints (falls back
+                           to ``OPENAI_API_KEY``)
 =========================  ==================================================================
 
 A test fails when a variable used in the code is missing from this table.
@@ -37,6 +39,7 @@ ENV_VARS = (
     "SPECLAB_PLUGINS",
     "SPECLAB_USER",
     "SPECLAB_MODEL_CACHE",
+    "SPECLAB_OPENAI_API_KEY",
 )
 
 

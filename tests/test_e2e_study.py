@@ -18,6 +18,7 @@ arms: [msm+aft]
 seeds: [0]
 model: builtin:smollm2-135m-instruct
 preset: cpu-smoke
+evals: []
 overrides:
   gen_docs: {docs_per_clause: 2, target_words: 150}
   midtrain: {max_steps: 3, save_steps: 3, max_length: 64, batch_size: 2}

@@ -18,6 +18,7 @@ arms: [aft, msm+aft]
 seeds: [0]
 model: builtin:smollm2-135m-instruct
 preset: cpu-smoke
+evals: []
 overrides: {midtrain: {max_steps: 5}, aft: {max_steps: 5}}
 """
 
@@ -34,7 +35,7 @@ def test_study_file_parses() -> None:
     ("text", "line", "field"),
     [
         (STUDY.replace(b"[aft, msm+aft]", b"[aft, msm+sft]"), 4, "arms[1]"),
-        (STUDY + b"colour: blue\n", 9, "colour"),
+        (STUDY + b"colour: blue\n", 10, "colour"),
         (
             STUDY.replace(b"max_steps: 5}, aft", b"max_stepz: 5}, aft"),
             8,
@@ -129,3 +130,22 @@ def test_launch_rejects_unknown_spec_variant_and_model(seeded: Service) -> None:
             seeded.launch_study(cfg)
         assert err.value.field == field
     assert seeded.list_studies() == []
+
+
+def test_eval_stages_attach_to_the_final_model(seeded: Service) -> None:
+    # Guards where evals run: after aft, after midtrain (msm), on the base model (base).
+    text = STUDY.replace(b"evals: []", b"evals: [spec_qa, agentic]").replace(
+        b"arms: [aft, msm+aft]", b"arms: [base, msm, msm+aft]"
+    )
+    result = seeded.launch_study(parse_study_file(text, filename="s.yaml"))
+    study = seeded.get_study(result.study_id)
+    for run in study.runs:
+        by_kind = {s.kind: s for s in run.stages}
+        assert {"eval_qa", "eval_agentic"} <= set(by_kind)
+        target = {"base": None, "msm": "midtrain", "msm+aft": "aft"}[run.arm]
+        for kind in ("eval_qa", "eval_agentic"):
+            inputs = by_kind[kind].config["inputs"]
+            assert inputs.get("model") == (by_kind[target].key if target else None)
+    # The base model's evals do not depend on the variant: one shared pair of stages.
+    base_runs = [r for r in study.runs if r.arm == "base"]
+    assert base_runs[0].stages == base_runs[1].stages

@@ -29,7 +29,7 @@ def _study(model: Path, arms: str, **overrides: str) -> bytes:
     body = ", ".join(f"{k}: {v}" for k, v in o.items())
     return (
         f"name: tiny\nspec: example\nvariants: [values]\narms: [{arms}]\nseeds: [0]\n"
-        f"model: {model}\npreset: cpu-smoke\noverrides: {{{body}}}\n"
+        f"model: {model}\npreset: cpu-smoke\nevals: []\noverrides: {{{body}}}\n"
     ).encode()
 
 

@@ -70,3 +70,28 @@ class TransformersBackend:
             for row in tok.batch_decode(new_tokens, skip_special_tokens=True):
                 replies.append(cut_at_stop(row, params.stop).strip())
         return replies
+
+    def continuation_logprobs(
+        self, conversation: Sequence[Message], continuations: Sequence[str]
+    ) -> list[tuple[float, int]]:
+        """(sum of token log-probabilities, token count) of each continuation of the
+        assistant's turn after ``conversation`` — the forced-choice signal."""
+        import torch
+
+        self.load()
+        tok, model = self._tokenizer, self._model
+        prefix = tok.apply_chat_template(
+            list(conversation), tokenize=False, add_generation_prompt=True
+        )
+        prefix_ids = tok(prefix, add_special_tokens=False)["input_ids"]
+        out: list[tuple[float, int]] = []
+        for text in continuations:
+            cont_ids = tok(text, add_special_tokens=False)["input_ids"]
+            ids = torch.tensor([prefix_ids + cont_ids], device=self.device)
+            with torch.inference_mode():
+                logits = model(ids).logits[0, :-1].float()
+            logprobs = torch.log_softmax(logits, dim=-1)
+            targets = ids[0, 1:]
+            picked = logprobs[torch.arange(len(targets)), targets][len(prefix_ids) - 1 :]
+            out.append((float(picked.sum()), len(cont_ids)))
+        return out

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from db import jobs as jobstore
 from db import specs as specstore
 from db import studies as studystore
-from db.entities import Variant
+from db.entities import SpecVersion, Variant
 from engine.errors import InputError
 from engine.pipeline import presets
 from engine.pipeline.plan import PlannedStage, plan_run
@@ -34,8 +34,8 @@ class LaunchResult:
     shared: int
 
 
-def resolve_variants(session: Session, config: StudyConfig) -> tuple[int, list[Variant]]:
-    """(spec version id, variants) named by the study, or an error naming the key."""
+def resolve_variants(session: Session, config: StudyConfig) -> tuple[SpecVersion, list[Variant]]:
+    """(spec version, variants) named by the study, or an error naming the key."""
     name, number = config.spec_name_and_version()
     try:
         version = specstore.get_version(session, name, number)
@@ -51,7 +51,7 @@ def resolve_variants(session: Session, config: StudyConfig) -> tuple[int, list[V
                 field=f"variants[{i}]",
             )
         variants.append(v)
-    return version.id, variants
+    return version, variants
 
 
 def _ensure_stage(
@@ -90,11 +90,11 @@ def _ensure_stage(
 def launch(session: Session, config: StudyConfig, *, model_id: str, author: str) -> LaunchResult:
     """Create the study, its runs, and the jobs of every stage not already done or underway."""
     configs = presets.resolve(config.preset, {k: dict(v) for k, v in config.overrides.items()})
-    version_id, variants = resolve_variants(session, config)
+    version, variants = resolve_variants(session, config)
     study_id = studystore.create_study(
         session,
         name=config.name,
-        spec_version_id=version_id,
+        spec_version_id=version.id,
         config={**config.to_dict(), "resolved": configs.to_dict()},
         created_by=author,
     )
@@ -113,7 +113,13 @@ def launch(session: Session, config: StudyConfig, *, model_id: str, author: str)
                     created_by=author,
                 )
                 for ps in plan_run(
-                    arm=arm, variant=variant, seed=seed, model=model_id, configs=configs
+                    arm=arm,
+                    variant=variant,
+                    seed=seed,
+                    model=model_id,
+                    configs=configs,
+                    evals=config.evals,
+                    spec=(version.id, version.content_hash),
                 ):
                     if ps.key in seen:
                         how = "shared" if seen[ps.key] != "cached" else "cached"

@@ -15,11 +15,18 @@ from typing import Any
 
 from db.entities import Variant
 from engine.pipeline.presets import StageConfigs
-from engine.pipeline.study import ARMS, arm_uses_cot
+from engine.pipeline.study import ARMS, SUITES, arm_uses_cot
 from engine.train.configs import as_dict
 
 #: Bump when a stage kind's code changes what it produces: old results stop matching.
-STAGE_CODE_VERSION = {"gen_docs": 1, "midtrain": 1, "gen_demos": 1, "aft": 1}
+STAGE_CODE_VERSION = {
+    "gen_docs": 1,
+    "midtrain": 1,
+    "gen_demos": 1,
+    "aft": 1,
+    "eval_qa": 1,
+    "eval_agentic": 1,
+}
 
 
 @dataclass(frozen=True)
@@ -48,9 +55,21 @@ def _stage(
 
 
 def plan_run(
-    *, arm: str, variant: Variant, seed: int, model: str, configs: StageConfigs
+    *,
+    arm: str,
+    variant: Variant,
+    seed: int,
+    model: str,
+    configs: StageConfigs,
+    evals: tuple[str, ...] = (),
+    spec: tuple[int, str] | None = None,
 ) -> list[PlannedStage]:
-    """The stages of one run, in dependency order."""
+    """The stages of one run, in dependency order.
+
+    ``evals`` are suites (``spec_qa``, ``agentic``) run on the run's final model: after
+    ``aft``, after ``midtrain`` for the ``msm`` arm, or on the base model for ``base``.
+    ``spec`` is (version id, content hash) of the study's spec, which the QA judge reads.
+    """
     kinds = ARMS[arm]
     stages: list[PlannedStage] = []
     base_key: str | None = None
@@ -99,4 +118,20 @@ def plan_run(
             deps,
         )
         stages += [demos, aft]
+    final = stages[-1].key if stages else None
+    for suite in evals:
+        kind = SUITES[suite]
+        hashed: dict[str, Any] = {
+            "config": as_dict(replace(configs.for_kind(kind), seed=seed)),
+            "model": model,
+            "cot": arm_uses_cot(arm),
+            "inputs": {"model": final} if final else {},
+        }
+        extra: dict[str, Any] = {
+            "label": f"{kind} {arm} {variant.name if final else ''} seed {seed}"
+        }
+        if kind == "eval_qa" and spec is not None:
+            hashed["spec_hash"] = spec[1]
+            extra["spec_version_id"] = spec[0]
+        stages.append(_stage(kind, hashed, extra, (final,) if final else ()))
     return stages

@@ -9,7 +9,10 @@ from typing import Any
 
 from engine.data.msm import DocGenConfig
 from engine.errors import InputError
+from engine.evals.configs import AgenticEvalConfig, QAEvalConfig
 from engine.train.configs import DemoConfig, TrainConfig, as_dict, with_overrides
+
+KINDS = ("gen_docs", "midtrain", "gen_demos", "aft", "eval_qa", "eval_agentic")
 
 
 @dataclass(frozen=True)
@@ -20,12 +23,14 @@ class StageConfigs:
     midtrain: TrainConfig
     gen_demos: DemoConfig
     aft: TrainConfig
+    eval_qa: QAEvalConfig
+    eval_agentic: AgenticEvalConfig
 
     def for_kind(self, kind: str) -> Any:
         return getattr(self, kind)
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
-        return {k: as_dict(getattr(self, k)) for k in ("gen_docs", "midtrain", "gen_demos", "aft")}
+        return {k: as_dict(getattr(self, k)) for k in KINDS}
 
 
 # LoRA on all linear layers in bf16 with checkpointing: sized for 7-32B models on 80 GB GPUs.
@@ -57,15 +62,34 @@ PRESETS: dict[str, StageConfigs] = {
         aft=TrainConfig(
             max_steps=12, learning_rate=5e-4, batch_size=4, max_length=192, save_steps=4
         ),
+        # One question per clause and one sample per condition of the explicit-goal half of
+        # the grid: minutes on 2 cores. Enough to exercise everything, far too few to
+        # conclude anything (the intervals say so).
+        eval_qa=QAEvalConfig(questions_per_clause=1, max_new_tokens=96),
+        eval_agentic=AgenticEvalConfig(
+            goal_conflicts=("explicit",),
+            urgencies=("replacement", "none"),
+            samples_per_condition=1,
+            max_new_tokens=160,
+        ),
     ),
     "gpu-paper": StageConfigs(
         gen_docs=DocGenConfig(docs_per_clause=400, target_words=450),
         midtrain=_GPU_TRAIN,
         gen_demos=DemoConfig(),
         aft=replace(_GPU_TRAIN, epochs=2.0, warmup_steps=10, grad_accum=2, save_steps=100),
+        eval_qa=QAEvalConfig(max_new_tokens=512, batch_size=64),
+        eval_agentic=AgenticEvalConfig(
+            samples_per_condition=20, temperature=1.0, max_new_tokens=1024, batch_size=64
+        ),
     ),
     "custom": StageConfigs(
-        gen_docs=DocGenConfig(), midtrain=TrainConfig(), gen_demos=DemoConfig(), aft=TrainConfig()
+        gen_docs=DocGenConfig(),
+        midtrain=TrainConfig(),
+        gen_demos=DemoConfig(),
+        aft=TrainConfig(),
+        eval_qa=QAEvalConfig(),
+        eval_agentic=AgenticEvalConfig(),
     ),
 }
 

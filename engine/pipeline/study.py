@@ -27,9 +27,13 @@ ARMS: dict[str, tuple[str, ...]] = {
     "msm+aft_cot": ("gen_docs", "midtrain", "gen_demos", "aft"),
 }
 PRESETS = ("cpu-smoke", "gpu-paper", "custom")
-STAGE_KINDS = ("gen_docs", "midtrain", "gen_demos", "aft")
+STAGE_KINDS = ("gen_docs", "midtrain", "gen_demos", "aft", "eval_qa", "eval_agentic")
+#: Evaluation suites and the stage kind that runs each.
+SUITES = {"spec_qa": "eval_qa", "agentic": "eval_agentic"}
 NAME_RE = re.compile(r"^[\w][\w .+-]{0,199}$")
-STUDY_KEYS = ("name", "spec", "variants", "arms", "seeds", "model", "preset", "overrides")
+STUDY_KEYS = (
+    "name", "spec", "variants", "arms", "seeds", "model", "preset", "evals", "overrides",
+)  # fmt: skip
 
 
 def arm_uses_cot(arm: str) -> bool:
@@ -51,6 +55,10 @@ class StudyConfig:
     )
     preset: str = field(
         default="cpu-smoke", metadata={"help": "stage settings: " + ", ".join(PRESETS)}
+    )
+    evals: tuple[str, ...] = field(
+        default=("spec_qa", "agentic"),
+        metadata={"help": "evaluation suites run on every run's final model: spec_qa, agentic"},
     )
     overrides: Mapping[str, Mapping[str, Any]] = field(
         default_factory=dict,
@@ -78,6 +86,13 @@ class StudyConfig:
         for i, seed in enumerate(self.seeds):
             if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
                 raise InputError("must be a non-negative integer", field=f"seeds[{i}]")
+        for i, suite in enumerate(self.evals):
+            if suite not in SUITES:
+                raise InputError(
+                    f"unknown suite {suite!r}; known: {', '.join(SUITES)}", field=f"evals[{i}]"
+                )
+        if len(set(self.evals)) != len(self.evals):
+            raise InputError("has duplicate entries", field="evals")
         if self.preset not in PRESETS:
             raise InputError(
                 f"unknown preset {self.preset!r}; known: {', '.join(PRESETS)}", field="preset"
@@ -114,6 +129,7 @@ class StudyConfig:
             "seeds": list(self.seeds),
             "model": self.model,
             "preset": self.preset,
+            "evals": list(self.evals),
             "overrides": {k: dict(v) for k, v in self.overrides.items()},
         }
 
@@ -133,7 +149,7 @@ class StudyConfig:
             if key not in data:
                 raise InputError("is required", source=source, field=key)
         values: dict[str, Any] = dict(data)
-        for key in ("variants", "arms", "seeds"):
+        for key in ("variants", "arms", "seeds", "evals"):
             if key in values:
                 value = values[key]
                 if isinstance(value, str | int) and not isinstance(value, bool):

@@ -17,7 +17,8 @@ Precision = Literal["auto", "fp32", "bf16", "fp16"]
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
 
-def _help(text: str, default: Any) -> Any:
+def setting(text: str, default: Any) -> Any:
+    """A config field with its help text (shown in the dashboard and ``--help``)."""
     if isinstance(default, list | dict):
         raise TypeError("use tuples for sequence defaults")
     return field(default=default, metadata={"help": text})
@@ -27,31 +28,31 @@ def _help(text: str, default: Any) -> Any:
 class TrainConfig:
     """Settings of one supervised training stage (TRL ``SFTTrainer`` + PEFT)."""
 
-    max_steps: int = _help("optimizer steps; 0 or less means train for `epochs` instead", 20)
-    epochs: float = _help("passes over the data when max_steps <= 0", 1.0)
-    learning_rate: float = _help("peak learning rate", 2e-4)
-    lr_scheduler: str = _help("transformers scheduler name (linear, cosine, constant…)", "linear")
-    warmup_steps: int = _help("linear warm-up steps", 0)
-    batch_size: int = _help("sequences per device per step", 4)
-    grad_accum: int = _help("gradient accumulation steps", 1)
-    max_length: int = _help("truncate sequences to this many tokens", 256)
-    method: str = _help("'lora' (adapter) or 'full' (all weights)", "lora")
-    lora_r: int = _help("LoRA rank", 8)
-    lora_alpha: int = _help("LoRA scaling alpha", 16)
-    lora_dropout: float = _help("dropout on LoRA layers", 0.0)
-    lora_targets: tuple[str, ...] = _help(
+    max_steps: int = setting("optimizer steps; 0 or less means train for `epochs` instead", 20)
+    epochs: float = setting("passes over the data when max_steps <= 0", 1.0)
+    learning_rate: float = setting("peak learning rate", 2e-4)
+    lr_scheduler: str = setting("transformers scheduler name (linear, cosine, constant…)", "linear")
+    warmup_steps: int = setting("linear warm-up steps", 0)
+    batch_size: int = setting("sequences per device per step", 4)
+    grad_accum: int = setting("gradient accumulation steps", 1)
+    max_length: int = setting("truncate sequences to this many tokens", 256)
+    method: str = setting("'lora' (adapter) or 'full' (all weights)", "lora")
+    lora_r: int = setting("LoRA rank", 8)
+    lora_alpha: int = setting("LoRA scaling alpha", 16)
+    lora_dropout: float = setting("dropout on LoRA layers", 0.0)
+    lora_targets: tuple[str, ...] = setting(
         "module names LoRA adapts, or ('all-linear',)", ("q_proj", "v_proj")
     )
-    precision: str = _help(
+    precision: str = setting(
         "auto = fp32 on CPU (bf16 autocast is 16x slower there), bf16 on GPUs that support it",
         "auto",
     )
-    gradient_checkpointing: bool | None = _help(
+    gradient_checkpointing: bool | None = setting(
         "None = auto: off on CPU (it only costs time there), on for GPU presets", None
     )
-    save_steps: int = _help("write a resumable checkpoint every N steps", 10)
-    logging_steps: int = _help("record loss, learning rate and tokens/s every N steps", 1)
-    seed: int = _help("training seed (the study's seed replaces it per run)", 0)
+    save_steps: int = setting("write a resumable checkpoint every N steps", 10)
+    logging_steps: int = setting("record loss, learning rate and tokens/s every N steps", 1)
+    seed: int = setting("training seed (the study's seed replaces it per run)", 0)
 
     def __post_init__(self) -> None:
         positive = ("batch_size", "grad_accum", "max_length", "lora_r", "lora_alpha")
@@ -79,13 +80,13 @@ class TrainConfig:
 class DemoConfig:
     """Settings of the ``gen_demos`` stage (AFT demonstrations)."""
 
-    source: str = _help(
+    source: str = setting(
         "'builtin' (the demonstrations shipped with SpecLab) or the sha256 of an imported "
         "aft_demos dataset",
         "builtin",
     )
-    max_demos: int = _help("use at most this many demonstrations (0 = all)", 0)
-    seed: int = _help("seed for shuffling and subsampling", 0)
+    max_demos: int = setting("use at most this many demonstrations (0 = all)", 0)
+    seed: int = setting("seed for shuffling and subsampling", 0)
 
     def __post_init__(self) -> None:
         if self.max_demos < 0:
