@@ -285,3 +285,23 @@ class Dataset:
     artifact: Artifact
     created_by: str
     created_at: datetime
+
+
+@dataclass(frozen=True)
+class EvalSample:
+    """One evaluated sample: what the model was asked, what it did, and how it was judged."""
+
+    id: int
+    stage_id: int | None
+    suite: str
+    item_id: str
+    sample_index: int
+    condition: str
+    clause_code: str
+    prompt: str
+    response: str
+    parsed_actions: list[Any]
+    verdicts: dict[str, Any]
+    score: float | None
+    judge: str
+    judge_reasoning: str

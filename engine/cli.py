@@ -376,6 +376,28 @@ def cmd_data_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve_model(args: argparse.Namespace) -> int:
+    from engine.backends.server import cli_serve_model
+
+    return cli_serve_model(args.model, args.adapter, args.host, args.port)
+
+
+def cmd_eval_run(args: argparse.Namespace) -> int:
+    from engine.evals.standalone import run_eval
+
+    report = run_eval(
+        model=args.model,
+        adapters=args.adapter or [],
+        suite=args.suite,
+        preset=args.preset,
+        spec=args.spec,
+        overrides=json.loads(args.set) if args.set else {},
+        output=Path(args.output) if args.output else None,
+    )
+    _print_json(report)
+    return 0
+
+
 # -- parser --------------------------------------------------------------------------------
 
 
@@ -408,6 +430,29 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--id", default=None, help="worker id (default host-pid-random)")
     s.add_argument("--poll", type=float, default=0.5, help="seconds between polls when idle")
     s.set_defaults(fn=cmd_worker)
+
+    s = sub.add_parser(
+        "serve-model", help="serve a model (+ adapter) on an OpenAI-compatible HTTP API"
+    )
+    s.add_argument("model", help="builtin:…, a local Hugging Face folder, or a hub id")
+    s.add_argument("--adapter", default=None, help="a LoRA adapter folder to merge")
+    s.add_argument("--host", default="127.0.0.1", help="address (default 127.0.0.1)")
+    s.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    s.set_defaults(fn=cmd_serve_model)
+
+    ev = sub.add_parser("eval", help="run an evaluation suite outside a study")
+    evs = ev.add_subparsers(dest="eval_command", required=True, metavar="SUBCOMMAND")
+    s = evs.add_parser("run", help="evaluate a model (+ adapters) on spec_qa or agentic")
+    s.add_argument("--model", required=True, help="builtin:…, a local folder, or a hub id")
+    s.add_argument("--adapter", action="append", help="LoRA adapter folder(s), applied in order")
+    s.add_argument("--suite", choices=["spec_qa", "agentic"], required=True, help="which suite")
+    s.add_argument("--preset", default="cpu-smoke", help="eval sizes from this preset")
+    s.add_argument("--spec", default="example", help="spec (name or name@version) for spec_qa")
+    s.add_argument(
+        "--set", default=None, help="JSON overrides, e.g. '{\"samples_per_condition\": 3}'"
+    )
+    s.add_argument("-o", "--output", default=None, help="also write every sample to this JSONL")
+    s.set_defaults(fn=cmd_eval_run)
 
     spec = sub.add_parser("spec", help="list, import, export, version and diff specs")
     ss = spec.add_subparsers(dest="spec_command", required=True, metavar="SUBCOMMAND")

@@ -19,7 +19,11 @@ if TYPE_CHECKING:
 
 RunFn = Callable[["JobContext", dict[str, Any]], dict[str, Any] | None]
 
-BUILTIN_MODULES = ("engine.jobs.render_kind", "engine.pipeline.stages")
+BUILTIN_MODULES = (
+    "engine.jobs.render_kind",
+    "engine.pipeline.stages",
+    "engine.pipeline.eval_stages",
+)
 
 
 @dataclass(frozen=True)

@@ -76,7 +76,12 @@ def plan_run(
     if "gen_docs" in kinds:
         docs = _stage(
             "gen_docs",
-            {"config": as_dict(configs.gen_docs), "text_hash": variant.text_hash},
+            {
+                "config": as_dict(configs.gen_docs),
+                "text_hash": variant.text_hash,
+                # The writing model matters only to the model generator.
+                "model": model if configs.gen_docs.generator == "model" else "",
+            },
             {"variant_id": variant.id, "label": f"gen_docs {variant.name}"},
             (),
         )

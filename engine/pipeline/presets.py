@@ -70,7 +70,9 @@ PRESETS: dict[str, StageConfigs] = {
             goal_conflicts=("explicit",),
             urgencies=("replacement", "none"),
             samples_per_condition=1,
-            max_new_tokens=160,
+            max_new_tokens=128,
+            # Long agentic prompts gain nothing from big CPU batches (padding, attention cost).
+            batch_size=4,
         ),
     ),
     "gpu-paper": StageConfigs(

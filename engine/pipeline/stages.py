@@ -7,91 +7,30 @@ the stage with a role (``docs``, ``adapter``, ``demos_cot``, ``demos_plain``).
 
 from __future__ import annotations
 
-import json
 import random
 from typing import Any
 
 from db import datasets as datastore
 from db import specs as specstore
 from db import studies as studystore
-from db.entities import Artifact, MetricPoint, Stage
+from db.entities import MetricPoint, Stage
 from engine.data import demos as demodata
 from engine.data import msm
-from engine.errors import InputError, SpecLabError
+from engine.errors import InputError
 from engine.jobs.context import JobContext
 from engine.jobs.kinds import Resources, job_kind
+from engine.pipeline.stage_io import (
+    PREVIEW_ROWS,
+    input_stage,
+    load_stage,
+    model_path,
+    read_jsonl,
+    require,
+    store_dataset,
+)
 from engine.specs import formats
 from engine.specs.render import variant_text
 from engine.train.configs import DemoConfig, TrainConfig, config_from_dict
-
-PREVIEW_ROWS = 5
-
-
-def _stage(ctx: JobContext, payload: dict[str, Any]) -> Stage:
-    with ctx.database.read() as s:
-        return studystore.get_stage(s, stage_id=int(payload["stage_id"]))
-
-
-def _input(ctx: JobContext, stage: Stage, role: str) -> Stage:
-    key = stage.config["inputs"][role]
-    with ctx.database.read() as s:
-        return studystore.get_stage(s, key=key)
-
-
-def _require(stage: Stage, role: str) -> Artifact:
-    art = stage.artifact(role)
-    if art is None:
-        raise SpecLabError(f"stage {stage.kind} {stage.key[:12]} has no '{role}' artifact")
-    return art
-
-
-def _jsonl(rows: list[dict[str, Any]]) -> bytes:
-    return "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in rows).encode(
-        "utf-8"
-    )
-
-
-def _read_jsonl(ctx: JobContext, art: Artifact) -> list[dict[str, Any]]:
-    text = ctx.artifacts.read_bytes(art).decode("utf-8")
-    return [json.loads(line) for line in text.splitlines() if line.strip()]
-
-
-def _store_dataset(
-    ctx: JobContext,
-    stage: Stage,
-    rows: list[dict[str, Any]],
-    *,
-    kind: str,
-    role: str,
-    name: str,
-    provenance: dict[str, Any],
-    preview: list[dict[str, Any]] | None = None,
-) -> Artifact:
-    art = ctx.artifacts.put_bytes(_jsonl(rows), kind=kind, media_type="application/jsonl")
-    with ctx.database.write() as s:
-        datastore.add(
-            s,
-            kind=kind,
-            name=name,
-            artifact_id=art.id,
-            n_rows=len(rows),
-            provenance={**provenance, "stage_key": stage.key},
-            preview=preview if preview is not None else rows[:PREVIEW_ROWS],
-            created_by=ctx.job.created_by,
-        )
-        studystore.add_stage_artifact(s, stage.id, art.id, role)
-    return art
-
-
-def _model_path(ctx: JobContext, model_id: str) -> str:
-    from engine.train import builtin_model, registry
-
-    ref = registry.resolve(model_id, ctx.settings)
-    if ref.source == "builtin" and not registry.is_prepared(ctx.settings, model_id):
-        ctx.log("preparing the built-in model (first use)")
-        builtin_model.prepare(ctx.settings, model_id=model_id, log=ctx.log)
-    return str(ref.path) if ref.path is not None else ref.id
-
 
 # -- gen_docs ------------------------------------------------------------------------------
 
@@ -102,7 +41,7 @@ def _model_path(ctx: JobContext, model_id: str) -> str:
     resources=Resources(cpus=1, memory_gb=1),
 )
 def gen_docs(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
-    stage = _stage(ctx, payload)
+    stage = load_stage(ctx, payload)
     config = config_from_dict(msm.DocGenConfig, stage.config["config"], where="gen_docs")
     with ctx.database.read() as s:
         variant = specstore.get_variant(s, int(stage.config["variant_id"]))
@@ -121,9 +60,7 @@ def gen_docs(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
         from engine.backends.base import GenerationParams
         from engine.backends.transformers_backend import TransformersBackend
 
-        backend = TransformersBackend(
-            _model_path(ctx, str(stage.config.get("model") or "builtin:smollm2-135m-instruct"))
-        )
+        backend = TransformersBackend(model_path(ctx, str(stage.config["model"])))
         params = GenerationParams(
             max_new_tokens=min(2 * config.target_words, 1024), temperature=0.8, seed=config.seed
         )
@@ -138,7 +75,7 @@ def gen_docs(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
     )
     stats = msm.corpus_stats(rows)
     ctx.log(f"{len(rows)} documents, {stats.get('words', 0)} words for variant {variant.name}")
-    art = _store_dataset(
+    art = store_dataset(
         ctx,
         stage,
         rows,
@@ -166,7 +103,7 @@ def gen_docs(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
     resources=Resources(cpus=0.5, memory_gb=0.5),
 )
 def gen_demos(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
-    stage = _stage(ctx, payload)
+    stage = load_stage(ctx, payload)
     config: DemoConfig = config_from_dict(DemoConfig, stage.config["config"], where="gen_demos")
     if config.source == "builtin":
         demos = demodata.load_builtin()
@@ -192,7 +129,7 @@ def gen_demos(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
     out = {}
     for cot in (True, False):
         role = "demos_cot" if cot else "demos_plain"
-        art = _store_dataset(
+        art = store_dataset(
             ctx,
             stage,
             demodata.to_aft_rows(demos, cot=cot),
@@ -217,17 +154,15 @@ def _train_stage(
     from engine.train.sft import train
 
     config: TrainConfig = config_from_dict(TrainConfig, stage.config["config"], where=stage.kind)
-    model_path = _model_path(ctx, str(stage.config["model"]))
+    base_path = model_path(ctx, str(stage.config["model"]))
     merge: list[Any] = []
     lineage: list[str] = []
     if base is not None:
-        base_art = (
-            _require(base, "adapter") if base.artifact("adapter") else _require(base, "model")
-        )
+        base_art = require(base, "adapter") if base.artifact("adapter") else require(base, "model")
         path = ctx.artifacts.path(base_art)
         lineage = [base_art.sha256]
         if base_art.kind == "model":
-            model_path = str(path)
+            base_path = str(path)
         else:
             merge.append(path)
     total = config.max_steps if config.max_steps > 0 else None
@@ -251,7 +186,7 @@ def _train_stage(
 
     work_dir = ctx.settings.home / "work" / stage.key
     outcome = train(
-        model_path=model_path,
+        model_path=base_path,
         rows=rows,
         form=form,  # type: ignore[arg-type]
         config=config,
@@ -285,8 +220,8 @@ def _train_stage(
     resources=Resources(cpus=2, gpus=1, memory_gb=8),
 )
 def midtrain(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
-    stage = _stage(ctx, payload)
-    docs = _read_jsonl(ctx, _require(_input(ctx, stage, "docs"), "docs"))
+    stage = load_stage(ctx, payload)
+    docs = read_jsonl(ctx, require(input_stage(ctx, stage, "docs"), "docs"))
     rows = [{"text": d["text"]} for d in docs]
     return _train_stage(ctx, stage, rows, "text", None)
 
@@ -297,8 +232,8 @@ def midtrain(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
     resources=Resources(cpus=2, gpus=1, memory_gb=8),
 )
 def aft(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
-    stage = _stage(ctx, payload)
+    stage = load_stage(ctx, payload)
     role = "demos_cot" if stage.config.get("cot") else "demos_plain"
-    rows = _read_jsonl(ctx, _require(_input(ctx, stage, "demos"), role))
-    base = _input(ctx, stage, "base") if "base" in stage.config["inputs"] else None
+    rows = read_jsonl(ctx, require(input_stage(ctx, stage, "demos"), role))
+    base = input_stage(ctx, stage, "base") if "base" in stage.config["inputs"] else None
     return _train_stage(ctx, stage, rows, "prompt_completion", base)
