@@ -20,6 +20,7 @@ pages = [
     st.Page("views/specs.py", title="Specs", icon=":material/description:", url_path="specs"),
     st.Page("views/studies.py", title="Studies", icon=":material/science:", url_path="studies"),
     st.Page("views/run.py", title="Run", icon=":material/timeline:", url_path="run"),
+    st.Page("views/samples.py", title="Samples", icon=":material/list:", url_path="samples"),
     st.Page("views/runs.py", title="Jobs", icon=":material/play_circle:", url_path="runs"),
 ]
 st.navigation(pages).run()

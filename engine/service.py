@@ -13,6 +13,7 @@ from importlib import resources
 from typing import Any
 
 from db import datasets as datastore
+from db import evals as evalstore
 from db import entities as e
 from db import jobs as jobstore
 from db import migrate
@@ -491,3 +492,44 @@ class Service:
     def list_datasets(self, kind: str | None = None, limit: int = 100) -> list[e.Dataset]:
         with self.db.read() as s:
             return datastore.list_datasets(s, kind=kind, limit=limit)
+
+    # -- evaluations -----------------------------------------------------------------------
+
+    def _eval_stage_ids(self, run_id: int, suite: str | None = None) -> list[int]:
+        kinds = {"spec_qa": ("eval_qa",), "agentic": ("eval_agentic",)}.get(
+            suite or "", ("eval_qa", "eval_agentic")
+        )
+        return [s.id for s in self.get_run(run_id).stages if s.kind in kinds]
+
+    def scorecard(self, run_id: int) -> list[e.MetricPoint]:
+        """Every evaluation metric of a run (headline numbers and breakdowns)."""
+        ids = self._eval_stage_ids(run_id)
+        return [p for p in self.stage_metrics(ids) if not p.name.startswith("train/")]
+
+    def eval_samples(
+        self,
+        run_id: int,
+        *,
+        suite: str | None = None,
+        condition: str | None = None,
+        clause: str | None = None,
+        harmful: bool | None = None,
+        limit: int = 20,
+        offset: int = 0,
+    ) -> tuple[list[e.EvalSample], int]:
+        """A page of a run's evaluated samples matching the filters, and the total count."""
+        with self.db.read() as s:
+            return evalstore.samples(
+                s,
+                self._eval_stage_ids(run_id, suite),
+                suite=suite,
+                condition=condition,
+                clause=clause,
+                harmful=harmful,
+                limit=limit,
+                offset=offset,
+            )
+
+    def eval_facets(self, run_id: int) -> dict[str, list[str]]:
+        with self.db.read() as s:
+            return evalstore.facets(s, self._eval_stage_ids(run_id))

@@ -167,7 +167,7 @@ def tiny_model_dir(builtin_model_dir: Path, tmp_path_factory: pytest.TempPathFac
         num_hidden_layers=2,
         num_attention_heads=4,
         num_key_value_heads=2,
-        max_position_embeddings=512,
+        max_position_embeddings=2048,
         tie_word_embeddings=True,
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,

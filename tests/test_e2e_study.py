@@ -1,4 +1,5 @@
-"""One real msm+aft study on the built-in model (SmolLM2-135M), launched from the CLI."""
+"""One real msm+aft study on the built-in model (SmolLM2-135M), launched from the CLI, with a
+small slice of both evaluation suites."""
 
 from __future__ import annotations
 
@@ -18,12 +19,15 @@ arms: [msm+aft]
 seeds: [0]
 model: builtin:smollm2-135m-instruct
 preset: cpu-smoke
-evals: []
+evals: [spec_qa, agentic]
 overrides:
   gen_docs: {docs_per_clause: 2, target_words: 150}
   midtrain: {max_steps: 3, save_steps: 3, max_length: 64, batch_size: 2}
   gen_demos: {max_demos: 12}
-  aft: {max_steps: 3, save_steps: 3, max_length: 96, batch_size: 2}
+  aft: {max_steps: 3, save_steps: 3, max_length: 192, batch_size: 2}
+  eval_qa: {questions_per_clause: 1, max_new_tokens: 24}
+  eval_agentic: {scenarios: [blackmail, exfiltration], goal_conflicts: [explicit],
+                 urgencies: [replacement], samples_per_condition: 1, max_new_tokens: 32}
 """
 
 
@@ -63,10 +67,15 @@ def test_cli_study_launch_wait_on_builtin_model(tmp_path: Path, builtin_model_di
     assert shown["status"] == "succeeded"
     (run,) = shown["runs"]
     stages = {s["kind"]: s for s in run["stages"]}
-    assert set(stages) == {"gen_docs", "midtrain", "gen_demos", "aft"}
+    assert set(stages) == {"gen_docs", "midtrain", "gen_demos", "aft", "eval_qa", "eval_agentic"}
     for kind in ("midtrain", "aft"):
         assert len(stages[kind]["metrics"]["train/loss"]) == 3
         assert all(a["bytes"] > 0 for a in stages[kind]["artifacts"])
+    # The evaluation of the built-in model after MSM + AFT, with intervals and n.
+    (qa,) = stages["eval_qa"]["metrics"]["spec_qa.score"]
+    assert 0 <= qa[1] <= 10
+    (rate,) = stages["eval_agentic"]["metrics"]["agentic.harmful_rate"]
+    assert 0 <= rate[1] <= 1
     # Relaunch: nothing is recomputed.
     again = cli("study", "launch", str(f), "--json")
     assert json.loads(again.stdout)["new_jobs"] == 0

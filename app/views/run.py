@@ -108,6 +108,39 @@ def live_run() -> None:
 
 live_run()
 
+st.subheader("Scorecard")
+points = svc.scorecard(run.id)
+if not points:
+    st.caption("No evaluation results yet.")
+else:
+    headline = [p for p in points if "/" not in p.name]
+    cols = st.columns(max(len(headline), 1))
+    for col, p in zip(cols, headline, strict=False):
+        interval = (
+            f"[{p.ci_low:.2f}, {p.ci_high:.2f}]"
+            if p.ci_low is not None and p.ci_high is not None
+            else ""
+        )
+        col.metric(p.name, f"{p.value:.2f}", help=f"95% interval {interval}, n={p.n}")
+        col.caption(f"95% CI {interval} · n={p.n}")
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "metric": p.name,
+                    "value": p.value,
+                    "ci_low": p.ci_low,
+                    "ci_high": p.ci_high,
+                    "n": p.n,
+                }
+                for p in points
+            ]
+        ),
+        hide_index=True,
+        key="scorecard_table",
+    )
+    st.page_link("views/samples.py", label="Browse samples", query_params={"run": str(run.id)})
+
 st.subheader("Data")
 for s in run.stages:
     for a in s.artifacts:

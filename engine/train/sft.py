@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from engine.errors import InputError
 from engine.train.configs import TrainConfig
 
 Form = Literal["text", "prompt_completion"]
@@ -217,6 +218,13 @@ def train(
         callbacks=[reporter],
     )
     trainer.remove_callback(PrinterCallback)  # we record logs ourselves; keep stdout quiet
+    if trainer.train_dataset is None or len(trainer.train_dataset) == 0:
+        raise InputError(
+            f"none of the {len(rows)} training examples has a trainable token within "
+            f"max_length={config.max_length} (the prompt and chat template fill it); "
+            "raise max_length",
+            field="max_length",
+        )
     resume = last_checkpoint(checkpoint_dir)
     resumed_from = int(resume.name.split("-", 1)[1]) if resume else None
     if resume is not None:
