@@ -326,6 +326,9 @@ def cmd_study_show(args: argparse.Namespace) -> int:
     print(f"study {report['id']} {report['name']} on {report['spec']}: {report['status']}")
     for r in report["runs"]:
         print(f"  run {r['id']} {r['variant']} × {r['arm']} seed {r['seed']}: {r['status']}")
+        for name, m in r["evals"].items():
+            ci = f"[{m['ci_low']:.2f}, {m['ci_high']:.2f}]" if m["ci_low"] is not None else ""
+            print(f"    {name} = {m['value']:.3f} {ci} n={m['n']}")
         for st in r["stages"]:
             cached = " (cached)" if st["cached"] else ""
             loss = st["metrics"].get("train/loss")

@@ -13,8 +13,8 @@ from importlib import resources
 from typing import Any
 
 from db import datasets as datastore
-from db import evals as evalstore
 from db import entities as e
+from db import evals as evalstore
 from db import jobs as jobstore
 from db import migrate
 from db import specs as specstore
@@ -415,9 +415,17 @@ class Service:
         study = self.get_study(study_id)
         stage_ids = sorted({st.id for r in study.runs for st in r.stages})
         metrics: dict[int, dict[str, list[list[float]]]] = {}
+        summaries: dict[int, dict[str, dict[str, Any]]] = {}
         for p in self.stage_metrics(stage_ids):
             assert p.stage_id is not None
             metrics.setdefault(p.stage_id, {}).setdefault(p.name, []).append([p.step, p.value])
+            if not p.name.startswith("train/"):
+                summaries.setdefault(p.stage_id, {})[p.name] = {
+                    "value": p.value,
+                    "ci_low": p.ci_low,
+                    "ci_high": p.ci_high,
+                    "n": p.n,
+                }
         return {
             "id": study.id,
             "name": study.name,
@@ -434,6 +442,12 @@ class Service:
                     "seed": r.seed,
                     "model": r.model,
                     "status": r.status,
+                    "evals": {
+                        name: value
+                        for st in r.stages
+                        for name, value in summaries.get(st.id, {}).items()
+                        if "/" not in name
+                    },
                     "stages": [
                         {
                             "id": st.id,
@@ -454,6 +468,7 @@ class Service:
                                 for a in st.artifacts
                             ],
                             "metrics": metrics.get(st.id, {}),
+                            "summary": summaries.get(st.id, {}),
                         }
                         for st in r.stages
                     ],

@@ -55,6 +55,8 @@ def test_eval_stages_store_samples_and_metrics(evaluated: tuple[Service, int]) -
         assert 0 <= ag["agentic.harmful_rate"][0][1] <= 1
         assert "agentic.harmful_rate/blackmail/explicit/replacement" in ag
         assert "agentic.forced_choice.p_harmful" in ag
+        summary = run["evals"]["agentic.harmful_rate"]
+        assert summary["ci_low"] <= summary["value"] <= summary["ci_high"] and summary["n"] == 4
     run = svc.get_study(study_id).runs[0]
     points = {p.name: p for p in svc.scorecard(run.id)}
     rate = points["agentic.harmful_rate"]

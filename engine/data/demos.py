@@ -27,6 +27,7 @@ from importlib import resources
 from typing import Any, Protocol
 
 from engine.errors import InputError
+from engine.textfile import decode_text, json_line
 
 __all__ = [
     "COT_CLOSE",
@@ -198,38 +199,14 @@ def dumps_jsonl(rows: Iterable[Mapping[str, Any]]) -> bytes:
 
 
 def _decode(data: bytes, source: str) -> str:
-    if not data.strip():
-        raise InputError("file is empty", source=source)
-    nul = data.find(b"\0")
-    if nul >= 0:
-        raise InputError(
-            f"file is not UTF-8 text: it holds a NUL byte at byte offset {nul} "
-            "(is it a binary file?)",
-            source=source,
-            line=data.count(b"\n", 0, nul) + 1,
-        )
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputError(
-            f"file is not UTF-8 text: invalid byte at byte offset {exc.start}; "
-            "save it as UTF-8 and import again",
-            source=source,
-            line=data.count(b"\n", 0, exc.start) + 1,
-        ) from None
-    return text.removeprefix("\ufeff")
+    return decode_text(data, source)
 
 
 def _parse_line(line: str, number: int, source: str) -> Demo:
     def error(message: str, field: str | None = None) -> InputError:
         return InputError(message, source=source, line=number, field=field)
 
-    try:
-        obj = json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise error(f"invalid JSON: {exc.msg} at column {exc.colno}") from None
-    except RecursionError:
-        raise error("invalid JSON: nested too deeply") from None
+    obj = json_line(line, number, source)
     if not isinstance(obj, dict):
         raise error(f"expected a JSON object, got {_kind(obj)}; {_FORMS}")
 

@@ -60,6 +60,7 @@ import yaml
 from db.entities import CONTENT_FORMAT_VERSION, Clause, SpecContent
 from engine.errors import InputError
 from engine.specs.model import MAX_TEXT, content_from_dict, validate_name
+from engine.textfile import decode_text
 
 __all__ = ["EXPORT_FORMATS", "MAX_FILE_BYTES", "ParsedSpec", "export_spec", "parse_spec"]
 
@@ -144,26 +145,7 @@ def export_spec(name: str, description: str, content: SpecContent, fmt: str) -> 
 
 
 def _decode(data: bytes, filename: str) -> str:
-    if not data.strip():
-        raise InputError("file is empty", source=filename)
-    nul = data.find(b"\0")
-    if nul >= 0:
-        raise InputError(
-            f"file is not UTF-8 text: it holds a NUL byte at byte offset {nul} "
-            "(is it a binary file?)",
-            source=filename,
-            line=data.count(b"\n", 0, nul) + 1,
-        )
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputError(
-            f"file is not UTF-8 text: invalid byte at byte offset {exc.start}; "
-            "save it as UTF-8 and import again",
-            source=filename,
-            line=data.count(b"\n", 0, exc.start) + 1,
-        ) from None
-    return text.removeprefix("\ufeff")
+    return decode_text(data, filename)
 
 
 # -- JSON and YAML -----------------------------------------------------------------------------

@@ -218,7 +218,8 @@ def train(
         callbacks=[reporter],
     )
     trainer.remove_callback(PrinterCallback)  # we record logs ourselves; keep stdout quiet
-    if trainer.train_dataset is None or len(trainer.train_dataset) == 0:
+    prepared: Any = trainer.train_dataset  # TRL drops examples with nothing left to learn
+    if prepared is None or len(prepared) == 0:
         raise InputError(
             f"none of the {len(rows)} training examples has a trainable token within "
             f"max_length={config.max_length} (the prompt and chat template fill it); "
