@@ -18,6 +18,7 @@ except SpecLabError as exc:
 pages = [
     st.Page("views/home.py", title="Home", icon=":material/home:", url_path="home", default=True),
     st.Page("views/specs.py", title="Specs", icon=":material/description:", url_path="specs"),
+    st.Page("views/new_study.py", title="New study", icon=":material/add_circle:", url_path="new"),
     st.Page("views/studies.py", title="Studies", icon=":material/science:", url_path="studies"),
     st.Page("views/run.py", title="Run", icon=":material/timeline:", url_path="run"),
     st.Page("views/samples.py", title="Samples", icon=":material/list:", url_path="samples"),

@@ -374,6 +374,18 @@ class Service:
                 s, config, model_id=model.id, author=author or self.settings.user
             )
 
+    def estimate_study(self, config: StudyConfig) -> Any:
+        """Stages, cache hits, tokens and time of a study before launching it."""
+        from engine.pipeline.estimate import estimate
+        from engine.train import registry
+
+        try:
+            model = registry.resolve(config.model, self.settings)
+        except InputError as exc:
+            raise InputError(exc.detail, field="model") from None
+        with self.db.read() as s:
+            return estimate(s, config, model_id=model.id)
+
     def get_study(self, study_id: int) -> e.Study:
         with self.db.read() as s:
             return studystore.get_study(s, study_id)

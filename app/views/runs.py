@@ -9,6 +9,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from app.auth import signed_in_user
 from app.state import ago, literal, service
 from db.types import utcnow
 from engine.errors import SpecLabError
@@ -18,6 +19,7 @@ PAGE_SIZE = 50
 REFRESH_SECONDS = 2
 
 svc = service()
+author = signed_in_user()
 st.title("Runs")
 st.caption("Background jobs claimed by worker processes. This page refreshes itself.")
 
@@ -116,17 +118,21 @@ if job_id:
     c1.markdown(f"**Job {job.id}** · `{job.kind}` · **{job.state}** · attempt {job.attempts}")
     c1.text(job.label)
     # Rerun only after a success: a rerun would wipe the error before anyone could read it.
-    if c2.button("Cancel", disabled=job.state not in ("queued", "running"), key="cancel"):
+    if c2.button(
+        "Cancel", disabled=author is None or job.state not in ("queued", "running"), key="cancel"
+    ):
         try:
-            svc.cancel_job(job.id)
+            svc.cancel_job(job.id, by=author)
         except SpecLabError as exc:
             st.error(literal(str(exc)))
         else:
             st.toast(f"Cancel sent to job {job.id}")
             st.rerun()
-    if c3.button("Retry", disabled=job.state not in ("failed", "cancelled"), key="retry"):
+    if c3.button(
+        "Retry", disabled=author is None or job.state not in ("failed", "cancelled"), key="retry"
+    ):
         try:
-            svc.retry_job(job.id)
+            svc.retry_job(job.id, by=author)
         except SpecLabError as exc:
             st.error(literal(str(exc)))
         else:

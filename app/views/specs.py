@@ -9,6 +9,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from app.auth import require_author
 from app.state import literal, service
 from db.entities import Clause, SpecVersion
 from engine.errors import SpecLabError
@@ -17,6 +18,7 @@ from engine.specs.render import CUSTOM, RENDERING_HELP
 
 svc = service()
 st.title("Specs")
+author = require_author("edit specs")
 
 
 def flash(message: str) -> None:
@@ -68,9 +70,11 @@ with st.expander("Import a spec (Markdown, plain text, JSON or YAML)", expanded=
         import_name = st.text_input(
             "Name", help="lowercase slug; leave empty to use the file's own 'name' field"
         )
-        if st.form_submit_button("Import") and upload is not None:
+        if st.form_submit_button("Import", disabled=author is None) and upload is not None:
             try:
-                v = svc.import_spec(upload.getvalue(), upload.name, name=import_name or None)
+                v = svc.import_spec(
+                    upload.getvalue(), upload.name, name=import_name or None, author=author
+                )
                 flash(f"Imported {v.ref} with {len(v.content.clauses)} clauses")
                 st.query_params["spec"] = v.spec_name
                 st.rerun()
@@ -174,7 +178,7 @@ with tab_edit:
         with st.expander("Add a clause"):
             new = clause_fields(f"{k}new_", None)
         note = st.text_input("Note for this version", key=f"{k}note")
-        if st.form_submit_button("Save as new version", type="primary"):
+        if st.form_submit_button("Save as new version", type="primary", disabled=author is None):
             if str(new["code"]).strip() or str(new["rule"]).strip():
                 edited.append(new)
             try:
@@ -185,6 +189,7 @@ with tab_edit:
                     clauses=edited,
                     parent_number=version.number,
                     note=note,
+                    author=author,
                 )
                 flash(f"Saved {saved.ref} (from v{version.number})")
                 st.session_state["show_version"] = saved.number
@@ -242,7 +247,7 @@ with tab_variants:
             height=200,
         )
         vnote = st.text_input("Note")
-        if st.form_submit_button("Derive"):
+        if st.form_submit_button("Derive", disabled=author is None):
             try:
                 made = svc.derive_variant(
                     spec_name,
@@ -251,6 +256,7 @@ with tab_variants:
                     variant_name=vname or None,
                     custom_text=custom if rendering == CUSTOM else None,
                     note=vnote,
+                    author=author,
                 )
                 flash(f"Added variant {made.name} ({made.word_count} words)")
                 st.rerun()
