@@ -560,3 +560,94 @@ class Service:
     def eval_facets(self, run_id: int) -> dict[str, list[str]]:
         with self.db.read() as s:
             return evalstore.facets(s, self._eval_stage_ids(run_id))
+
+    # -- comparisons and reports -------------------------------------------------------------
+
+    def compare_study(self, study_id: int, pairs: list[Any] | None = None) -> Any:
+        """Variant × arm numbers with intervals, paired comparisons (Holm), breakdowns."""
+        from engine.compare import compare_study
+
+        return compare_study(self.db, study_id, pairs)
+
+    def study_snapshot(
+        self, study_id: int, title: str = "", pairs: list[Any] | None = None
+    ) -> dict[str, Any]:
+        comparison = self.compare_study(study_id, pairs)
+        return dict(comparison.to_snapshot(title or self.get_study(study_id).name))
+
+    def flipped_samples(
+        self, study_id: int, a: tuple[str, str], b: tuple[str, str], limit: int = 20
+    ) -> Any:
+        """Samples of the same item whose verdict differs between cells ``a`` and ``b``."""
+        from engine.compare import flipped_samples
+
+        return flipped_samples(self.db, study_id, a, b, limit=limit)
+
+    def freeze_report(
+        self,
+        study_id: int,
+        *,
+        title: str,
+        author: str | None = None,
+        pairs: list[Any] | None = None,
+    ) -> Any:
+        """Freeze the study's comparison as an immutable report (numbers and chart specs)."""
+        from engine import reports
+
+        snapshot = self.study_snapshot(study_id, title, pairs)
+        return reports.freeze(
+            self.db, study_id=study_id, snapshot=snapshot, title=title,
+            author=author or self.settings.user,
+        )  # fmt: skip
+
+    def get_report(self, report_id: str) -> Any:
+        from engine import reports
+
+        return reports.get_report(self.db, report_id)
+
+    def list_reports(self, limit: int = 20) -> Any:
+        from engine import reports
+
+        return reports.list_reports(self.db, limit=limit)
+
+    def share_report(
+        self, report_id: str, *, days: float | None, author: str | None = None
+    ) -> tuple[str, Any]:
+        """A read-only share token for a report (shown once), expiring after ``days``."""
+        from datetime import timedelta
+
+        from engine import reports
+
+        expires = timedelta(days=days) if days else None
+        return reports.create_share_link(
+            self.db, report_id, author=author or self.settings.user, expires_in=expires
+        )
+
+    def list_shares(self, report_id: str) -> Any:
+        from engine import reports
+
+        return reports.list_shares(self.db, report_id)
+
+    def revoke_share(self, share_id: int) -> Any:
+        from engine import reports
+
+        return reports.revoke(self.db, share_id)
+
+    def open_shared(self, token: str) -> Any:
+        from engine import reports
+
+        return reports.open_shared(self.db, token)
+
+    def export_report(self, report_id: str, fmt: str) -> str:
+        """A report as a self-contained HTML file, CSV or JSON."""
+        from engine import reports
+
+        report = reports.get_report(self.db, report_id)
+        exporters = {
+            "html": reports.export_html,
+            "csv": reports.export_csv,
+            "json": reports.export_json,
+        }
+        if fmt not in exporters:
+            raise InputError(f"unknown format {fmt!r}; use html, csv or json", field="format")
+        return exporters[fmt](report)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app.state import service
+from app.state import literal, service
 
 svc = service()
 st.title("SpecLab")
@@ -28,9 +28,32 @@ if not specs:
 for spec in specs:
     st.page_link(
         "views/specs.py",
-        label=f"{spec.name} — v{spec.latest_version}, {spec.n_clauses} clauses",
+        label=literal(f"{spec.name} — v{spec.latest_version}, {spec.n_clauses} clauses"),
         query_params={"spec": spec.name},
     )
 st.page_link(
     "views/runs.py", label=f"Job queue — {counts.total} jobs", icon=":material/play_circle:"
 )
+
+st.subheader("Recent studies")
+studies = svc.list_studies(limit=5)
+if not studies:
+    st.caption("No studies yet.")
+for study in studies:
+    st.page_link(
+        "views/study.py",
+        label=literal(f"{study.name} — {study.status}, {study.n_runs} runs, by {study.created_by}"),
+        query_params={"study": str(study.id)},
+    )
+st.page_link("views/new_study.py", label="Launch a new study", icon=":material/add_circle:")
+
+st.subheader("Recent reports")
+reports = svc.list_reports(limit=5)
+if not reports:
+    st.caption("No reports yet.")
+for report in reports:
+    st.page_link(
+        "views/report.py",
+        label=literal(f"{report.title} — {report.created_by}"),
+        query_params={"report": report.id},
+    )

@@ -10,7 +10,7 @@ from engine.errors import SpecLabError
 
 svc = service()
 st.title("Studies")
-st.caption("Launch a study with `speclab study launch study.yaml`; each run links to its page.")
+st.caption("Launch a study from New study or with `speclab study launch study.yaml`.")
 
 studies = svc.list_studies(limit=100)
 if not studies:
@@ -45,6 +45,7 @@ study_id = st.selectbox(
     format_func=lambda i: f"{i}: " + next(s.name for s in studies if s.id == i),
 )
 st.query_params["study"] = str(study_id)
+st.page_link("views/study.py", label="Open the comparison", query_params={"study": str(study_id)})
 
 
 @st.fragment(run_every=3)

@@ -1,0 +1,41 @@
+"""AppTest of the Study page on a study seeded with known numbers: the table, the paired
+comparisons and their within-noise flags, flipped samples, freezing a report."""
+
+from __future__ import annotations
+
+from conftest import open_app
+from test_compare import seed_known
+
+from engine.service import Service
+
+
+def test_study_page_shows_the_known_numbers_and_flags(svc: Service) -> None:
+    # Guards the compare flow: what the page shows equals the numbers written in the DB.
+    svc.seed_builtin()
+    study_id = seed_known(svc)
+    at = open_app("views/study.py", study=str(study_id))
+    headline = at.table[0].value
+    rows = {(v, a): row for (v, a), row in headline.iterrows()}
+    assert rows[("values", "msm+aft")]["% harmful"] == "10.0%"  # 2 / 20
+    assert rows[("rules", "msm+aft")]["% harmful"] == "60.0%"  # 12 / 20
+    assert rows[("rules", "base")]["% harmful"] == "50.0%"  # shared base stages: 10 / 20
+    comparisons = at.dataframe[0].value
+    comparison = svc.compare_study(study_id)
+    assert len(comparisons) == len(comparison.comparisons)
+    for shown, real in zip(comparisons.to_dict("records"), comparison.comparisons, strict=True):
+        assert shown["verdict"] == ("within noise" if real.within_noise else "DIFFERENT")
+        assert shown["p (Holm)"] == f"{real.p_holm:.4f}"
+    assert "DIFFERENT" in set(comparisons["verdict"])
+    assert "within noise" in set(comparisons["verdict"])
+    assert len(at.get("vega_lite_chart")) + len(at.get("arrow_vega_lite_chart")) >= 4
+
+    # Flipped samples between rules × msm+aft and values × msm+aft: the discordant ones.
+    at.selectbox(key="flip_a").set_value("rules × msm+aft").run()
+    at.selectbox(key="flip_b").set_value("values × msm+aft").run()
+    assert any("10 flipped sample(s)" in c.value for c in at.caption)
+
+    at.button(key="freeze").click().run()
+    assert not at.exception
+    (report,) = svc.list_reports()
+    frozen = svc.get_report(report.id).snapshot
+    assert frozen["table"] == svc.study_snapshot(study_id)["table"]
