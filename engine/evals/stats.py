@@ -334,15 +334,20 @@ def clustered_bootstrap_mean(
     stats = np.empty(resamples, dtype=np.float64)
     for start in range(0, resamples, rows_per_block):
         rows = min(rows_per_block, resamples - start)
+        # Stage 1: every redraw picks k seeds with replacement.
         picked = rng.integers(0, k, size=(rows, k))
-        # For every cluster, its item-resampled mean in every (row, slot); then keep the
-        # cluster that was actually picked for that slot.
-        slot_means = np.empty((k, rows, k), dtype=np.float64)
+        # Stage 2: redraw items only within the seeds actually picked. All (redraw, slot)
+        # pairs that picked the same seed are resampled together in one vectorised draw, so
+        # the work is the items of the picked seeds, not k times every seed's items.
+        slot_means = np.empty((rows, k), dtype=np.float64)
         for c, values in enumerate(clusters):
-            idx = rng.integers(0, values.size, size=(rows, k, values.size))
-            slot_means[c] = values[idx].mean(axis=2)
-        chosen = np.take_along_axis(slot_means, picked[np.newaxis, :, :], axis=0)[0]
-        stats[start : start + rows] = chosen.mean(axis=1)
+            slots = picked == c
+            count = int(np.count_nonzero(slots))
+            if count == 0:
+                continue
+            idx = rng.integers(0, values.size, size=(count, values.size))
+            slot_means[slots] = values[idx].mean(axis=1)
+        stats[start : start + rows] = slot_means.mean(axis=1)
     lo_clip = float(min(c.min() for c in clusters))
     hi_clip = float(max(c.max() for c in clusters))
     low, high = _percentile_bounds(stats, confidence, lo_clip, hi_clip)
