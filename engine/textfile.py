@@ -4,7 +4,8 @@ with errors naming the file, the line and the byte offset."""
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from engine.errors import InputError
 
@@ -43,3 +44,59 @@ def json_line(line: str, number: int, source: str) -> Any:
         ) from None
     except RecursionError:
         raise InputError("invalid JSON: nested too deeply", source=source, line=number) from None
+
+
+T = TypeVar("T")
+
+
+def jsonl_records(
+    data: bytes,
+    source: str,
+    *,
+    max_bytes: int,
+    max_lines: int,
+    parse: Callable[[str, int, str], T],
+    record_id: Callable[[T], str],
+) -> list[T]:
+    """Parse a JSONL upload line by line with ``parse(line, number, source)``.
+
+    The size is checked before anything decodes the bytes; blank lines are skipped; ids
+    (``record_id``) must be unique, and a duplicate names both lines.
+    """
+    if len(data) > max_bytes:
+        raise InputError(
+            f"file is {len(data):,} bytes ({len(data) / 1024 / 1024:.1f} MB); the limit is "
+            f"{max_bytes / 1024 / 1024:.0f} MB ({max_bytes:,} bytes). "
+            "Split it into smaller files and import each.",
+            source=source,
+        )
+    lines = decode_text(data, source).split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    if len(lines) > max_lines:
+        raise InputError(
+            f"file has {len(lines):,} lines; the limit is {max_lines:,}. "
+            "Split it into smaller files and import each.",
+            source=source,
+        )
+    records: list[T] = []
+    first_line_of: dict[str, int] = {}
+    for number, raw in enumerate(lines, start=1):
+        line = raw.removesuffix("\r")
+        if not line.strip():
+            continue
+        record = parse(line, number, source)
+        rid = record_id(record)
+        if rid in first_line_of:
+            raise InputError(
+                f"duplicate id {rid!r}: line {first_line_of[rid]} already uses it; "
+                "ids must be unique within a file",
+                source=source,
+                line=number,
+                field="id",
+            )
+        first_line_of[rid] = number
+        records.append(record)
+    if not records:
+        raise InputError("file is empty: it holds only blank lines", source=source)
+    return records

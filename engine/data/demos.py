@@ -27,7 +27,7 @@ from importlib import resources
 from typing import Any, Protocol
 
 from engine.errors import InputError
-from engine.textfile import decode_text, json_line
+from engine.textfile import json_line, jsonl_records
 
 __all__ = [
     "COT_CLOSE",
@@ -109,42 +109,14 @@ def parse_demos_jsonl(data: bytes, *, source: str) -> list[Demo]:
             fault: oversize, empty, binary or non-UTF-8 files, too many lines, invalid JSON,
             unknown or mistyped fields, a missing prompt or response, duplicate ids.
     """
-    # The size is checked before anything decodes or parses the bytes.
-    if len(data) > MAX_IMPORT_BYTES:
-        raise InputError(
-            f"file is {len(data):,} bytes ({len(data) / 1024 / 1024:.1f} MB); the limit is "
-            f"50 MB ({MAX_IMPORT_BYTES:,} bytes). Split it into smaller files and import each.",
-            source=source,
-        )
-    lines = _decode(data, source).split("\n")
-    if lines[-1] == "":
-        lines.pop()
-    if len(lines) > MAX_IMPORT_LINES:
-        raise InputError(
-            f"file has {len(lines):,} lines; the limit is {MAX_IMPORT_LINES:,}. "
-            "Split it into smaller files and import each.",
-            source=source,
-        )
-    demos: list[Demo] = []
-    first_line_of: dict[str, int] = {}
-    for number, raw in enumerate(lines, start=1):
-        line = raw.removesuffix("\r")
-        if not line.strip():
-            continue
-        demo = _parse_line(line, number, source)
-        if demo.id in first_line_of:
-            raise InputError(
-                f"duplicate id {demo.id!r}: line {first_line_of[demo.id]} already uses it; "
-                "ids must be unique within a file",
-                source=source,
-                line=number,
-                field="id",
-            )
-        first_line_of[demo.id] = number
-        demos.append(demo)
-    if not demos:
-        raise InputError("file is empty: it holds only blank lines", source=source)
-    return demos
+    return jsonl_records(
+        data,
+        source,
+        max_bytes=MAX_IMPORT_BYTES,
+        max_lines=MAX_IMPORT_LINES,
+        parse=_parse_line,
+        record_id=lambda record: record.id,
+    )
 
 
 def completion_text(demo: Demo, *, cot: bool) -> str:
@@ -196,10 +168,6 @@ def dumps_jsonl(rows: Iterable[Mapping[str, Any]]) -> bytes:
 
 
 # -- parsing ----------------------------------------------------------------------------------
-
-
-def _decode(data: bytes, source: str) -> str:
-    return decode_text(data, source)
 
 
 def _parse_line(line: str, number: int, source: str) -> Demo:

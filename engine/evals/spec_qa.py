@@ -25,7 +25,7 @@ from typing import Any, Protocol
 
 from db.entities import SpecContent
 from engine.errors import InputError
-from engine.textfile import decode_text, json_line
+from engine.textfile import json_line, jsonl_records
 
 __all__ = [
     "KINDS",
@@ -104,42 +104,14 @@ def parse_qa_jsonl(data: bytes, *, source: str) -> list[QAItem]:
             fault: oversize, empty, binary or non-UTF-8 files, too many lines, invalid JSON,
             unknown, missing or mistyped fields, duplicate ids.
     """
-    # The size is checked before anything decodes or parses the bytes.
-    if len(data) > MAX_IMPORT_BYTES:
-        raise InputError(
-            f"file is {len(data):,} bytes; the limit is {MAX_IMPORT_BYTES:,}. "
-            "Split it into smaller files and import each.",
-            source=source,
-        )
-    lines = _decode(data, source).split("\n")
-    if lines[-1] == "":
-        lines.pop()
-    if len(lines) > MAX_IMPORT_LINES:
-        raise InputError(
-            f"file has {len(lines):,} lines; the limit is {MAX_IMPORT_LINES:,}. "
-            "Split it into smaller files and import each.",
-            source=source,
-        )
-    items: list[QAItem] = []
-    first_line_of: dict[str, int] = {}
-    for number, raw in enumerate(lines, start=1):
-        line = raw.removesuffix("\r")
-        if not line.strip():
-            continue
-        item = _parse_line(line, number, source)
-        if item.id in first_line_of:
-            raise InputError(
-                f"duplicate id {item.id!r}: line {first_line_of[item.id]} already uses it; "
-                "ids must be unique within a file",
-                source=source,
-                line=number,
-                field="id",
-            )
-        first_line_of[item.id] = number
-        items.append(item)
-    if not items:
-        raise InputError("file is empty: it holds only blank lines", source=source)
-    return items
+    return jsonl_records(
+        data,
+        source,
+        max_bytes=MAX_IMPORT_BYTES,
+        max_lines=MAX_IMPORT_LINES,
+        parse=_parse_line,
+        record_id=lambda record: record.id,
+    )
 
 
 def select(
@@ -190,10 +162,6 @@ def clause_text(content: SpecContent, code: str) -> str:
 
 
 # -- parsing ----------------------------------------------------------------------------------
-
-
-def _decode(data: bytes, source: str) -> str:
-    return decode_text(data, source)
 
 
 def _parse_line(line: str, number: int, source: str) -> QAItem:
