@@ -39,3 +39,19 @@ def test_study_page_shows_the_known_numbers_and_flags(svc: Service) -> None:
     (report,) = svc.list_reports()
     frozen = svc.get_report(report.id).snapshot
     assert frozen["table"] == svc.study_snapshot(study_id)["table"]
+
+
+def test_study_page_compares_the_chosen_pairs(svc: Service) -> None:
+    # Guards the chosen family: Holm corrects over exactly the pairs the researcher picked.
+    svc.seed_builtin()
+    study_id = seed_known(svc)
+    at = open_app("views/study.py", study=str(study_id))
+    pair = (("rules", "msm+aft"), ("values", "msm+aft"))
+    at.multiselect(key="pairs").set_value([pair]).run()
+    assert not at.exception
+    shown = at.dataframe[0].value
+    assert list(shown["A"]) == ["rules/msm+aft", "rules/msm+aft"]
+    assert list(shown["metric"]) == ["harmful_rate", "qa_score"]
+    # One McNemar test on 20 pairs with 10 discordant, all one way: p = 2 × 0.5^10, Holm × 2.
+    assert shown["p (Holm)"].iloc[0] == f"{min(1.0, 2 * 2 * 0.5**10):.4f}"
+    assert shown["verdict"].iloc[0] == "DIFFERENT"

@@ -112,6 +112,16 @@ st.caption(
 if "flash" in st.session_state:
     st.success(literal(st.session_state.pop("flash")))
 
+studies_on_spec = [s for s in svc.list_studies(limit=200) if s.spec_ref.startswith(f"{spec_name}@")]
+if studies_on_spec:
+    with st.expander(f"Studies on this spec ({len(studies_on_spec)})"):
+        for s in studies_on_spec[:20]:
+            st.page_link(
+                "views/study.py",
+                label=literal(f"{s.name} ({s.spec_ref}, {s.status})"),
+                query_params={"study": str(s.id)},
+            )
+
 tab_edit, tab_variants, tab_diff, tab_history, tab_export = st.tabs(
     ["Edit", "Variants", "Diff", "History", "Export"]
 )

@@ -43,7 +43,17 @@ def progress() -> None:
 with st.expander("Runs", expanded=study.status != "succeeded"):
     progress()
 
-snapshot = svc.study_snapshot(study_id)
+cells = [(r.variant_name, r.arm) for r in study.runs]
+cells = list(dict.fromkeys(cells))
+all_pairs = [(a, b) for i, a in enumerate(cells) for b in cells[i + 1 :]]
+pair_label = {p: f"{p[0][0]}/{p[0][1]} vs {p[1][0]}/{p[1][1]}" for p in all_pairs}
+chosen = st.multiselect(
+    "Comparisons (the family Holm corrects over; empty = the default family)",
+    all_pairs,
+    format_func=lambda p: pair_label[p],
+    key="pairs",
+)
+snapshot = svc.study_snapshot(study_id, pairs=list(chosen) or None)
 render_snapshot(snapshot, key="live")
 
 st.subheader("Samples that flipped between two cells")
@@ -76,9 +86,10 @@ if c1.button("Relaunch exactly", disabled=author is None, key="relaunch"):
     st.success(f"Relaunched as study {result.study_id}: {result.new_jobs} new stage(s)")
 title = c2.text_input("Report title", value=f"{study.name} — report", key="report_title")
 if c2.button("Freeze report", disabled=author is None, key="freeze"):
-    report = svc.freeze_report(study_id, title=title, author=author)
+    report = svc.freeze_report(study_id, title=title, author=author, pairs=list(chosen) or None)
     st.session_state["frozen"] = report.id
 if "frozen" in st.session_state:
+    # The report freezes the comparison family chosen above.
     rid = st.session_state["frozen"]
     st.success(f"Frozen as report {rid}")
     st.page_link("views/report.py", label="Open the report", query_params={"report": rid})
