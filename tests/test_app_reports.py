@@ -61,3 +61,21 @@ def test_report_list_and_home_links(svc: Service) -> None:
     assert any("weekly" in p.label for p in at.get("page_link"))
     at = open_app()
     assert any("weekly" in p.label for p in at.get("page_link"))
+
+
+def test_hostile_report_title_shows_as_text(svc: Service) -> None:
+    # Guards report pages against a title that looks like HTML, Markdown or RTL text.
+    study_id = _study(svc.db)
+    hostile = "<script>alert(1)</script> [x](http://evil) **b** مواصفات " + "y" * 400
+    report = reports.freeze(
+        svc.db, study_id=study_id, snapshot=_snapshot(study_id), title=hostile, author="ana"
+    )
+    token, _ = svc.share_report(report.id, days=1)
+    for at in (open_app("views/report.py", report=report.id), _shared(token), open_app()):
+        assert not at.exception
+        texts = [t.value for t in at.text] + [p.label for p in at.get("page_link")]
+        assert any(hostile in t or hostile.replace("[", "\\[") in t for t in texts) or any(
+            "alert" in t for t in texts
+        )
+        rendered = [m.value for m in at.markdown] + [c.value for c in at.caption]
+        assert not any("<script>" in r or "](http://evil)" in r for r in rendered)
