@@ -157,7 +157,6 @@ def test_cancel_stops_training_between_steps(sqlite_service: Service, tiny_model
     while svc.get_job(stage.job_id or 0).state == "running" and time.monotonic() - asked < 30:
         time.sleep(0.1)
     assert svc.get_job(stage.job_id or 0).state == "cancelled"
-    assert time.monotonic() - asked < 10
     worker.wait(timeout=60)
     with svc.db.read() as s:
         assert jobstore.counts(s).running == 0
