@@ -6,6 +6,8 @@ without the store knowing about them. Messages say what was wrong and what to do
 
 from __future__ import annotations
 
+from typing import Literal
+
 
 class SpecLabError(Exception):
     """Base class for every error SpecLab raises on purpose."""
@@ -65,3 +67,18 @@ class InputError(SpecLabError):
             where.append(f"field '{field}'")
         prefix = ", ".join(where)
         super().__init__(f"{prefix}: {message}" if prefix else message)
+
+
+DenyReason = Literal["unknown", "revoked", "expired"]
+
+
+class ShareDenied(SpecLabError):
+    """A share token does not open a report.
+
+    Attributes:
+        reason: ``unknown`` (no link has this hash), ``revoked`` or ``expired``.
+    """
+
+    def __init__(self, reason: DenyReason) -> None:
+        self.reason: DenyReason = reason
+        super().__init__(f"share link {reason}")

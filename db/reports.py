@@ -15,25 +15,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from db import models as m
-from db.errors import NotFoundError, SpecLabError
+from db.errors import NotFoundError, ShareDenied
 from db.types import utcnow
 
 HASH_PREFIX_CHARS = 8
 """How many hex characters of a token's hash a share link shows (enough to tell links apart)."""
-
-DenyReason = Literal["unknown", "revoked", "expired"]
-
-
-class ShareDenied(SpecLabError):
-    """A share token does not open a report.
-
-    Attributes:
-        reason: ``unknown`` (no link has this hash), ``revoked`` or ``expired``.
-    """
-
-    def __init__(self, reason: DenyReason) -> None:
-        self.reason: DenyReason = reason
-        super().__init__(f"share link {reason}")
 
 
 @dataclass(frozen=True)

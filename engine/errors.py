@@ -6,6 +6,8 @@ the engine adds the ones only it raises.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from db.errors import (
     ConfigError,
     ConflictError,
@@ -13,9 +15,46 @@ from db.errors import (
     InputError,
     NotFoundError,
     SchemaOutOfDateError,
+    ShareDenied,
     SpecLabError,
     StoreError,
 )
+
+Reason = Literal["invalid", "revoked", "expired"]
+
+
+class AccessDenied(SpecLabError):
+    """A share token does not open a report.
+
+    The message says only ``invalid``, ``revoked`` or ``expired``: an unknown token and a
+    malformed one read the same, so the answer does not help anyone guess tokens.
+
+    Attributes:
+        reason: ``invalid``, ``revoked`` or ``expired``.
+    """
+
+    def __init__(self, reason: Reason) -> None:
+        self.reason: Reason = reason
+        what = {"invalid": "is invalid", "revoked": "was revoked", "expired": "has expired"}
+        super().__init__(
+            f"This share link {what[reason]} ({reason}). Ask the report's owner for a new link."
+        )
+
+
+class EndpointError(SpecLabError):
+    """An OpenAI-compatible endpoint refused a request or could not be reached.
+
+    Attributes:
+        url: the URL that failed (no credentials in it).
+        status: the last HTTP status, or ``None`` when no HTTP answer came back.
+        attempts: how many times the request was sent.
+    """
+
+    def __init__(self, message: str, *, url: str, status: int | None, attempts: int) -> None:
+        super().__init__(message)
+        self.url = url
+        self.status = status
+        self.attempts = attempts
 
 
 class JobCancelled(SpecLabError):
@@ -27,7 +66,9 @@ class JobInterrupted(SpecLabError):
 
 
 __all__ = [
+    "AccessDenied",
     "ConfigError",
+    "EndpointError",
     "ConflictError",
     "IllegalTransitionError",
     "InputError",
@@ -35,6 +76,7 @@ __all__ = [
     "JobInterrupted",
     "NotFoundError",
     "SchemaOutOfDateError",
+    "ShareDenied",
     "SpecLabError",
     "StoreError",
 ]

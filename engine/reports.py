@@ -24,14 +24,14 @@ import re
 import secrets
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 from xml.etree import ElementTree
 
 from db import reports as reportstore
-from db.reports import ReportEntity, ReportSummary, ShareDenied, ShareLinkEntity
+from db.reports import ReportEntity, ReportSummary, ShareLinkEntity
 from db.session import Database
 from db.types import utcnow
-from engine.errors import InputError, SpecLabError
+from engine.errors import AccessDenied, InputError, ShareDenied
 
 SNAPSHOT_FORMAT_VERSION = 1
 DEFAULT_SHARE_LIFETIME = timedelta(days=30)
@@ -40,26 +40,6 @@ MAX_TITLE_CHARS = 500
 MAX_AUTHOR_CHARS = 200
 MAX_TOKEN_CHARS = 256
 """Longer strings are not tokens we issued; they are refused without a lookup."""
-
-Reason = Literal["invalid", "revoked", "expired"]
-
-
-class AccessDenied(SpecLabError):
-    """A share token does not open a report.
-
-    The message says only ``invalid``, ``revoked`` or ``expired``: an unknown token and a
-    malformed one read the same, so the answer does not help anyone guess tokens.
-
-    Attributes:
-        reason: ``invalid``, ``revoked`` or ``expired``.
-    """
-
-    def __init__(self, reason: Reason) -> None:
-        self.reason: Reason = reason
-        what = {"invalid": "is invalid", "revoked": "was revoked", "expired": "has expired"}
-        super().__init__(
-            f"This share link {what[reason]} ({reason}). Ask the report's owner for a new link."
-        )
 
 
 # -- snapshot validation -------------------------------------------------------------------

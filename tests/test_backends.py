@@ -24,11 +24,11 @@ from typing import Any
 import pytest
 
 from engine.backends.base import GenerationParams, Message
-from engine.backends.openai_backend import EndpointError, OpenAIBackend, TokenBucket
+from engine.backends.openai_backend import OpenAIBackend, TokenBucket
 from engine.backends.select import describe, make_backend
 from engine.backends.transformers_backend import TransformersBackend
 from engine.backends.vllm_backend import MERGED_MARKER, prepare_base, vllm_available
-from engine.errors import ConfigError, InputError, SpecLabError
+from engine.errors import ConfigError, EndpointError, InputError, SpecLabError
 
 REPO = Path(__file__).resolve().parent.parent
 VLLM_SKIP = "vLLM needs a CUDA GPU and the vllm package (not installable on CPU machines)"

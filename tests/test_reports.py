@@ -22,8 +22,7 @@ from db import studies as studystore
 from db.session import Database
 from db.types import utcnow
 from engine import reports
-from engine.errors import InputError, NotFoundError
-from engine.reports import AccessDenied
+from engine.errors import AccessDenied, InputError, NotFoundError
 
 HOSTILE = "<script>alert(1)</script>"
 LINK = "[x](http://evil)"

@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from engine.backends.base import GenerationParams, Message, cut_at_stop
-from engine.errors import SpecLabError
+from engine.errors import EndpointError, SpecLabError
 
 #: Environment variables read for the API key when none is passed, in this order.
 API_KEY_ENV = ("SPECLAB_OPENAI_API_KEY", "OPENAI_API_KEY")
@@ -35,22 +35,6 @@ API_KEY_ENV = ("SPECLAB_OPENAI_API_KEY", "OPENAI_API_KEY")
 # Longest wait between two attempts, whatever the backoff or a Retry-After header asks for:
 # a run should fail with a clear error rather than hang for hours on one request.
 MAX_RETRY_WAIT_S = 120.0
-
-
-class EndpointError(SpecLabError):
-    """An OpenAI-compatible endpoint refused a request or could not be reached.
-
-    Attributes:
-        url: the URL that failed (no credentials in it).
-        status: the last HTTP status, or ``None`` when no HTTP answer came back.
-        attempts: how many times the request was sent.
-    """
-
-    def __init__(self, message: str, *, url: str, status: int | None, attempts: int) -> None:
-        super().__init__(message)
-        self.url = url
-        self.status = status
-        self.attempts = attempts
 
 
 class TokenBucket:
