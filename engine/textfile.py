@@ -100,3 +100,17 @@ def jsonl_records(
     if not records:
         raise InputError("file is empty: it holds only blank lines", source=source)
     return records
+
+
+def json_kind(value: Any) -> str:
+    """How an error message names the JSON type of ``value`` ("an object", "a list"…)."""
+    names: dict[type, str] = {
+        dict: "an object",
+        list: "a list",
+        str: "a string",
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+        type(None): "null",
+    }
+    return names.get(type(value), type(value).__name__)

@@ -27,7 +27,7 @@ from importlib import resources
 from typing import Any, Protocol
 
 from engine.errors import InputError
-from engine.textfile import json_line, jsonl_records
+from engine.textfile import json_kind, json_line, jsonl_records
 
 __all__ = [
     "COT_CLOSE",
@@ -176,7 +176,7 @@ def _parse_line(line: str, number: int, source: str) -> Demo:
 
     obj = json_line(line, number, source)
     if not isinstance(obj, dict):
-        raise error(f"expected a JSON object, got {_kind(obj)}; {_FORMS}")
+        raise error(f"expected a JSON object, got {json_kind(obj)}; {_FORMS}")
 
     if "messages" in obj:
         allowed: tuple[str, ...] = ("messages",)
@@ -236,7 +236,7 @@ def _parse_line(line: str, number: int, source: str) -> Demo:
     agentic = False
     if "agentic" in obj:
         if not isinstance(obj["agentic"], bool):
-            raise error(f"expected true or false, got {_kind(obj['agentic'])}", "agentic")
+            raise error(f"expected true or false, got {json_kind(obj['agentic'])}", "agentic")
         agentic = obj["agentic"]
     return Demo(
         id=demo_id,
@@ -256,14 +256,14 @@ class _ErrorFactory(Protocol):
 
 def _chat(messages: Any, error: _ErrorFactory) -> tuple[str, str]:
     if not isinstance(messages, list) or not messages:
-        raise error(f"expected a non-empty list of messages, got {_kind(messages)}", "messages")
+        raise error(f"expected a non-empty list of messages, got {json_kind(messages)}", "messages")
     roles: list[str] = []
     contents: list[str] = []
     for index, message in enumerate(messages):
         where = f"messages[{index}]"
         if not isinstance(message, dict):
             raise error(
-                f"expected an object with 'role' and 'content', got {_kind(message)}", where
+                f"expected an object with 'role' and 'content', got {json_kind(message)}", where
             )
         for key in message:
             if key not in ("role", "content"):
@@ -272,7 +272,7 @@ def _chat(messages: Any, error: _ErrorFactory) -> tuple[str, str]:
                 )
         role = message.get("role")
         if role not in _ROLES:
-            got = repr(role) if isinstance(role, str) else _kind(role)
+            got = repr(role) if isinstance(role, str) else json_kind(role)
             raise error(f"unknown role {got}; use one of {', '.join(_ROLES)}", f"{where}.role")
         roles.append(role)
         contents.append(_text(message.get("content"), f"{where}.content", error))
@@ -296,7 +296,7 @@ def _text(value: Any, field: str, error: _ErrorFactory) -> str:
     if value is None:
         raise error("missing or null; expected a non-empty string", field)
     if not isinstance(value, str):
-        raise error(f"expected a string, got {_kind(value)}", field)
+        raise error(f"expected a string, got {json_kind(value)}", field)
     if not value.strip():
         raise error("is empty; expected a non-empty string", field)
     return value.strip()
@@ -304,17 +304,17 @@ def _text(value: Any, field: str, error: _ErrorFactory) -> str:
 
 def _optional_text(value: Any, field: str, error: _ErrorFactory) -> str:
     if not isinstance(value, str):
-        raise error(f"expected a string, got {_kind(value)}", field)
+        raise error(f"expected a string, got {json_kind(value)}", field)
     return value.strip()
 
 
 def _clauses(value: Any, error: _ErrorFactory) -> tuple[str, ...]:
     if not isinstance(value, list):
-        raise error(f"expected a list of clause codes, got {_kind(value)}", "clauses")
+        raise error(f"expected a list of clause codes, got {json_kind(value)}", "clauses")
     codes: list[str] = []
     for index, code in enumerate(value):
         if not isinstance(code, str) or not code.strip():
-            raise error(f"expected a non-empty string, got {_kind(code)}", f"clauses[{index}]")
+            raise error(f"expected a non-empty string, got {json_kind(code)}", f"clauses[{index}]")
         if code.strip() not in codes:
             codes.append(code.strip())
     return tuple(codes)
@@ -329,16 +329,3 @@ def _split_reasoning(text: str) -> tuple[str, str] | None:
     if end < 0:
         return body[len(COT_OPEN) :].strip(), ""
     return body[len(COT_OPEN) : end].strip(), body[end + len(COT_CLOSE) :].strip()
-
-
-def _kind(value: Any) -> str:
-    names: Mapping[type, str] = {
-        dict: "an object",
-        list: "a list",
-        str: "a string",
-        bool: "a boolean",
-        int: "a number",
-        float: "a number",
-        type(None): "null",
-    }
-    return names.get(type(value), type(value).__name__)

@@ -18,14 +18,14 @@ every clause of the built-in example spec.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any, Protocol
 
 from db.entities import SpecContent
 from engine.errors import InputError
-from engine.textfile import json_line, jsonl_records
+from engine.textfile import json_kind, json_line, jsonl_records
 
 __all__ = [
     "KINDS",
@@ -170,7 +170,7 @@ def _parse_line(line: str, number: int, source: str) -> QAItem:
 
     obj = json_line(line, number, source)
     if not isinstance(obj, dict):
-        raise error(f"expected a JSON object, got {_kind(obj)}; {_FORM}")
+        raise error(f"expected a JSON object, got {json_kind(obj)}; {_FORM}")
     unknown = sorted(set(obj) - set(_FIELDS))
     if unknown:
         raise error(f"unknown field {unknown[0]!r}; {_FORM}", unknown[0])
@@ -180,7 +180,7 @@ def _parse_line(line: str, number: int, source: str) -> QAItem:
             raise error(f"missing; {_FORM}", field)
         value = obj[field]
         if not isinstance(value, str):
-            raise error(f"expected a string, got {_kind(value)}", field)
+            raise error(f"expected a string, got {json_kind(value)}", field)
         if not value.strip():
             raise error("is empty; expected a non-empty string", field)
         if len(value) > MAX_TEXT:
@@ -207,7 +207,7 @@ def _reference(value: Any, error: _ErrorFactory) -> tuple[str, ...]:
     if value is None:
         raise error("missing; expected the list of points a good answer makes", "reference")
     if not isinstance(value, list):
-        raise error(f"expected a list of strings, got {_kind(value)}", "reference")
+        raise error(f"expected a list of strings, got {json_kind(value)}", "reference")
     if not MIN_REFERENCE_POINTS <= len(value) <= MAX_REFERENCE_POINTS:
         raise error(
             f"has {len(value)} points; expected {MIN_REFERENCE_POINTS} to {MAX_REFERENCE_POINTS}",
@@ -216,7 +216,7 @@ def _reference(value: Any, error: _ErrorFactory) -> tuple[str, ...]:
     points: list[str] = []
     for index, point in enumerate(value):
         if not isinstance(point, str):
-            raise error(f"expected a string, got {_kind(point)}", f"reference[{index}]")
+            raise error(f"expected a string, got {json_kind(point)}", f"reference[{index}]")
         if not point.strip():
             raise error("is empty; expected a non-empty string", f"reference[{index}]")
         if len(point) > MAX_TEXT:
@@ -226,16 +226,3 @@ def _reference(value: Any, error: _ErrorFactory) -> tuple[str, ...]:
             )
         points.append(point.strip())
     return tuple(points)
-
-
-def _kind(value: Any) -> str:
-    names: Mapping[type, str] = {
-        dict: "an object",
-        list: "a list",
-        str: "a string",
-        bool: "a boolean",
-        int: "a number",
-        float: "a number",
-        type(None): "null",
-    }
-    return names.get(type(value), type(value).__name__)
