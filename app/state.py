@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import streamlit as st
 
@@ -43,3 +44,14 @@ def query_int(name: str) -> int | None:
     """A positive integer from the URL's query string, or None if absent or malformed."""
     raw = st.query_params.get(name, "")
     return int(raw) if raw.isdigit() and int(raw) > 0 else None
+
+
+def report_links(reports: list[Any], *, with_date: bool = False) -> None:
+    """One page link per report (titles are user text: escaped)."""
+    for r in reports:
+        when = f", {r.created_at:%Y-%m-%d %H:%M}" if with_date else ""
+        st.page_link(
+            "views/report.py",
+            label=literal(f"{r.title} — {r.created_by}{when}"),
+            query_params={"report": r.id},
+        )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app.state import literal, service
+from app.state import literal, report_links, service
 
 svc = service()
 st.title("SpecLab")
@@ -51,9 +51,4 @@ st.subheader("Recent reports")
 reports = svc.list_reports(limit=5)
 if not reports:
     st.caption("No reports yet.")
-for report in reports:
-    st.page_link(
-        "views/report.py",
-        label=literal(f"{report.title} — {report.created_by}"),
-        query_params={"report": report.id},
-    )
+report_links(reports)

@@ -6,7 +6,7 @@ import streamlit as st
 
 from app.auth import require_author
 from app.snapshot_view import render_snapshot
-from app.state import literal, service
+from app.state import literal, report_links, service
 from db.types import utcnow
 from engine.errors import SpecLabError
 
@@ -17,12 +17,7 @@ if not report_id:
     reports = svc.list_reports(limit=50)
     if not reports:
         st.info("No reports yet: freeze one from a study page.")
-    for r in reports:
-        st.page_link(
-            "views/report.py",
-            label=literal(f"{r.title} — {r.created_by}, {r.created_at:%Y-%m-%d %H:%M}"),
-            query_params={"report": r.id},
-        )
+    report_links(reports, with_date=True)
     st.stop()
 
 try:
