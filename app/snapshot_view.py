@@ -4,10 +4,17 @@ report and a shared report, so a teammate sees exactly what the author saw."""
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import streamlit as st
+
+from app.state import literal
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from engine.service import Capsule, ClauseRow, ConditionRow, Snapshot
 
 CHART_TITLES = {
     "harmful_bars": "Agentic misalignment: % harmful (95% interval)",
@@ -18,58 +25,88 @@ CHART_TITLES = {
 }
 
 
-def _pct(x: Any) -> str:
+def _pct(x: float | None) -> str:
     return "–" if x is None else f"{100 * float(x):.1f}%"
 
 
-def _num(x: Any, digits: int = 2) -> str:
+def _num(x: float | None, digits: int = 2) -> str:
     return "–" if x is None else f"{float(x):.{digits}f}"
 
 
-def headline_table(snapshot: dict[str, Any]) -> pd.DataFrame:
-    """Variant × arm: harmful rate and QA score, each with its interval and n."""
-    rows = []
-    for r in snapshot.get("table", []):
-        rows.append(
-            {
-                "variant": r["variant"],
-                "arm": r["arm"],
-                "runs": r["runs"],
-                "% harmful": _pct(r["harmful_rate"]),
-                "harmful 95% CI": f"{_pct(r['harmful_low'])} – {_pct(r['harmful_high'])}",
-                "n agentic": r["n_agentic"],
-                "QA score": _num(r["qa_score"]),
-                "QA 95% CI": f"{_num(r['qa_low'])} – {_num(r['qa_high'])}",
-                "n QA": r["n_qa"],
-                "P(harmful) forced choice": _num(r.get("p_harmful_fc"), 3),
-            }
-        )
+def _ci(low: str, high: str, n: int, snapshot: Snapshot) -> str:
+    return (
+        f"n too small (< {snapshot.MIN_CELL_N})" if n < snapshot.MIN_CELL_N else f"{low} – {high}"
+    )
+
+
+def headline_table(snapshot: Snapshot) -> pd.DataFrame:
+    """Variant × arm: harmful rate and QA score, each with its interval and n (an interval
+    over fewer than ``MIN_CELL_N`` samples reads "n too small")."""
+    rows = [
+        {
+            "variant": r.variant,
+            "arm": r.arm,
+            "runs": r.runs,
+            "% harmful": _pct(r.harmful_rate),
+            "harmful 95% CI": _ci(_pct(r.harmful_low), _pct(r.harmful_high), r.n_agentic, snapshot),
+            "n agentic": r.n_agentic,
+            "QA score": _num(r.qa_score),
+            "QA 95% CI": _ci(_num(r.qa_low), _num(r.qa_high), r.n_qa, snapshot),
+            "n QA": r.n_qa,
+            "P(harmful) forced choice": _num(r.p_harmful_fc, 3),
+        }
+        for r in snapshot.table
+    ]
     return pd.DataFrame(rows)
 
 
-def comparisons_table(snapshot: dict[str, Any]) -> pd.DataFrame:
-    rows = []
-    for c in snapshot.get("comparisons", []):
-        rows.append(
-            {
-                "A": c["a"],
-                "B": c["b"],
-                "metric": c["metric"],
-                "B − A": _num(c["diff"], 3),
-                "95% CI": f"{_num(c['low'], 3)} – {_num(c['high'], 3)}",
-                "p (Holm)": _num(c.get("p_holm"), 4),
-                "pairs": c["n_pairs"],
-                "verdict": "within noise" if c["within_noise"] else "DIFFERENT",
-                "method": c["method"],
-            }
-        )
+def comparisons_table(snapshot: Snapshot) -> pd.DataFrame:
+    rows = [
+        {
+            "A": c.a,
+            "B": c.b,
+            "metric": c.metric,
+            "B − A": _num(c.diff, 3),
+            "95% CI": f"{_num(c.low, 3)} – {_num(c.high, 3)}",
+            "p (Holm)": _num(c.p_holm, 4),
+            "pairs": c.n_pairs,
+            "detectable at this n": (
+                f"{100 * snapshot.detectable(c):.0f} pp"
+                if c.metric == "harmful_rate"
+                else f"{snapshot.detectable(c):.1f}"
+            ),
+            "verdict": snapshot.verdict_of(c),
+            "method": c.method,
+        }
+        for c in snapshot.comparisons
+    ]
     return pd.DataFrame(rows)
 
 
-def render_snapshot(snapshot: dict[str, Any], *, key: str) -> None:
-    """Draw every part of a snapshot. Texts from users go through dataframes/code only."""
-    study = snapshot.get("study", {})
-    st.caption(f"Study {study.get('id')} · spec {study.get('spec')} · status {study.get('status')}")
+def breakdown_table(rows: Sequence[ConditionRow | ClauseRow], snapshot: Snapshot) -> pd.DataFrame:
+    """Per-condition or per-clause numbers; intervals over too few samples are not shown."""
+    out = []
+    for r in rows:
+        d = dict(vars(r))
+        if r.n < snapshot.MIN_CELL_N:
+            d["low"] = d["high"] = None
+            d["note"] = f"n too small (< {snapshot.MIN_CELL_N})"
+        else:
+            d["note"] = ""
+        out.append(d)
+    return pd.DataFrame(out)
+
+
+def render_capsule(capsule: Capsule) -> None:
+    """The capsule as JSON text."""
+    st.code(json.dumps(capsule.to_dict(), indent=2, ensure_ascii=False), language="json")
+
+
+def render_snapshot(snapshot: Snapshot, *, key: str) -> None:
+    """Draw every part of a snapshot. Texts from users go through dataframes/code only, and
+    each chart spec is checked again before it is drawn."""
+    study = snapshot.study
+    st.text(f"Study {study.id} · spec {study.spec} · status {study.status}")
     st.subheader("Headline")
     table = headline_table(snapshot)
     if table.empty:
@@ -82,21 +119,37 @@ def render_snapshot(snapshot: dict[str, Any], *, key: str) -> None:
     if comparisons.empty:
         st.caption("Nothing to compare yet (a comparison needs two cells with shared items).")
     else:
-        noise = int((comparisons["verdict"] == "within noise").sum())
+        noise = sum(c.within_noise for c in snapshot.comparisons)
+        weak = sum(snapshot.underpowered(c) for c in snapshot.comparisons)
         st.caption(
-            f"{noise} of {len(comparisons)} differences are within noise: their 95% interval "
-            "covers zero or their Holm-corrected p ≥ 0.05. On small models expect most to be."
+            f"{noise} of {len(comparisons)} differences are {snapshot.WITHIN_NOISE}: their 95% "
+            "interval covers zero or their Holm-corrected p ≥ 0.05. "
+            f"{weak} of them are underpowered: at their n the test could not have detected a "
+            "20-point difference in harmful rate (or 2 points of QA score), so they show an "
+            "absence of evidence, not evidence of no effect."
         )
         st.dataframe(comparisons, hide_index=True, key=f"{key}_comparisons")
-    charts = snapshot.get("charts", {})
-    for name, spec in charts.items():
-        st.subheader(CHART_TITLES.get(name, name))
-        st.vega_lite_chart(spec, use_container_width=True, key=f"{key}_chart_{name}")
+    if snapshot.omitted_pairs:
+        st.caption(
+            f"{snapshot.omitted_pairs} more pair(s) left out of the default family to keep "
+            "Holm's correction useful; choose pairs to compare them."
+        )
+    for chart in snapshot.checked_charts():
+        st.subheader(literal(CHART_TITLES.get(chart.name, chart.name)))
+        if chart.refusal is not None:
+            st.error(literal(f"Chart refused: {chart.refusal}."))
+            continue
+        st.vega_lite_chart(chart.spec, width="stretch", key=f"{key}_chart_{chart.name}")
     with st.expander("Per condition and per clause numbers"):
-        st.dataframe(pd.DataFrame(snapshot.get("conditions", [])), hide_index=True,
+        st.dataframe(breakdown_table(snapshot.conditions, snapshot), hide_index=True,
                      key=f"{key}_conditions")  # fmt: skip
-        st.dataframe(pd.DataFrame(snapshot.get("clauses", [])), hide_index=True,
+        st.dataframe(breakdown_table(snapshot.clauses, snapshot), hide_index=True,
                      key=f"{key}_clauses")  # fmt: skip
     with st.expander("Reproducibility capsule"):
-        st.code(json.dumps(snapshot.get("capsule", {}), indent=2, ensure_ascii=False),
-                language="json")  # fmt: skip
+        if snapshot.capsule is None:
+            st.caption(
+                "The capsule (commit, package versions, stage keys and artifact hashes) is "
+                "recorded when a report is frozen."
+            )
+        else:
+            render_capsule(snapshot.capsule)

@@ -1,67 +1,73 @@
-"""Dashboard at scale: the runs list, a study comparison and a sample-browser page on a database
-holding 10,000 runs and 1,000,000 eval samples (DESIGN.md, "Quality bars").
+"""Dashboard at scale: what a user waits for on each page, on a database holding 10,000 runs
+and 1,000,000 eval samples (DESIGN.md, "Quality bars"; issue 8, "Pages measured as a user
+waits for them").
 
-    .venv/bin/python bench/dashboard_scale.py [--scale 0.1] [--no-postgres]
+    .venv/bin/python bench/dashboard_scale.py --small          # 3 studies: a few minutes
+    .venv/bin/python bench/dashboard_scale.py                  # full size: fills ~4 + ~9 min
+    .venv/bin/python bench/dashboard_scale.py --sqlite-file /tmp/scale.db --no-postgres
 
-For each database (a SQLite file in a temp folder, then a throwaway PostgreSQL database
+For each database (a SQLite file, then a throwaway PostgreSQL database
 ``speclab_bench_<random>`` on 127.0.0.1:5432 when reachable, dropped at the end) the script
 
 1. fills it through the real data layer: Alembic upgrade, the built-in example spec, three
-   extra hand-edited (``custom``) variants made with ``Service.derive_variant`` so five exist,
-   then ``--scale`` × 100 studies launched with ``Service.launch_study`` (cpu-smoke preset,
-   ``evals: [spec_qa, agentic]``, 5 variants × 4 arms × 5 seeds = 100 runs each, seeds distinct
-   per study so no stage is shared between studies). Every job is finished with
-   ``db.jobs.claim``/``transition``; eval samples are written with ``db.evals.replace_samples``
-   and metrics (forced-choice P(harmful), training loss) with ``db.studies.add_metrics``. Each
-   study is three transactions (launch, finish jobs, write results).
+   extra hand-edited (``custom``) variants so five exist, then 100 studies (3 with
+   ``--small``) launched with ``Service.launch_study`` (cpu-smoke preset, both evals, 5
+   variants × 4 arms × 5 seeds = 100 runs each, seeds distinct per study so no stage is shared
+   between studies). Every job is finished with ``db.jobs.claim``/``transition``; eval samples
+   are written with ``db.evals.replace_samples`` and metrics with ``db.studies.add_metrics``.
+   Per study: 160 eval stages; each agentic stage holds 80 samples (8 conditions × 10), each
+   spec-QA stage 45 answers: 10,000 samples per study, 1,000,000 at full size.
+   ``--sqlite-file PATH`` fills that file only if it holds no study yet, and keeps it, so a
+   second invocation (say, on other code) measures the same data without refilling.
 
-   Per study: 160 eval stages (arms ``base`` — shared by the five variants —, ``msm``,
-   ``msm+aft``, ``msm+aft_cot``; 5 seeds; 2 suites). Each agentic stage holds 80 samples (the 8
-   cpu-smoke conditions × 10), each spec-QA stage 45 answers (5 questions × 9 clauses): 10,000
-   samples per study, 1,000,000 at full scale.
+2. times the service calls each page makes on its first render, in the order the page makes
+   them (the lists below mirror ``app/views/*.py``): median of 3 after one warm-up, with the
+   number of SQL statements each call sends. The study is the one in the middle of the
+   database (100 runs, 10,000 samples); the run is its ``values × msm+aft`` run, whose sample
+   browser opens on page 1 of its agentic samples (rows shown, not an offset past the end).
 
-2. times, best of 3 after one warm-up, the service calls behind three pages:
-   (a) the runs list: ``engine.compare.runs_page(db, limit=50, offset=<middle page>)``;
-   (b) a study page: ``compare_study(db, study_id)`` and ``to_snapshot`` (the page renders
-       both) for a study in the middle of the database (100 runs, 10,000 samples);
-   (c) the sample browser: ``Service.eval_samples(run_id, suite="agentic", condition=…,
-       limit=20, offset=40)``.
+3. opens each page in a real browser (unless ``--no-browser``): ``speclab serve --workers 0``
+   on the filled database, Debian's ``/usr/bin/chromium`` driven by Playwright (never a
+   downloaded browser), a fresh tab per load; the time runs from navigation until Streamlit is
+   idle: ``[data-testid='stApp']`` has ``data-test-script-state == notRunning`` and no
+   ``[data-testid='stStatusWidget']`` is shown (FACTS.md). Median of 3 after a warm-up.
 
-Memory: the process's peak RSS (``ru_maxrss``, fill included) and the tracemalloc peak of each
-call, measured in a separate pass after the timings (tracemalloc slows Python down, so it is
-never on while timing). Targets: each call < 1 s, memory < 500 MB; PASS/FAIL is printed, the
-exit status is 0 either way. The last line is ``worst_s=<seconds>``, the slowest timed call
-over all databases.
+Targets (this machine, full size): every page under 1.5 s in the browser, every service call
+under 0.3 s, fewer than 30 SQL statements per page. Each table prints the ratio to its target
+(< 1.00 meets it); the exit status is 0 either way. The last line is ``worst_ratio=<x>``.
 
 PostgreSQL gets ``ANALYZE`` after the fill (what autovacuum does by itself shortly after a bulk
 load); SQLite gets nothing (SpecLab never runs ``ANALYZE`` on it).
-
-Full scale took about 13 minutes on 2 cores (fill: SQLite ~4 min, PostgreSQL ~8.5 min);
-``--scale 0.1`` (10 studies, 1,000 runs, 100,000 samples) about 1.5 minutes. The sample-browser
-page at offset 40 is past the 10 samples one run has per condition, so it returns no rows: it
-still measures the count and the paged query the page makes.
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import os
 import random
 import resource
 import shutil
+import signal
+import socket
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
 import tracemalloc
+import urllib.request
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
 
-from sqlalchemy import create_engine, text  # noqa: E402
+from sqlalchemy import create_engine, event, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 from db import evals as evalstore  # noqa: E402
@@ -74,11 +80,13 @@ from engine import compare  # noqa: E402
 from engine.config import Settings  # noqa: E402
 from engine.evals import spec_qa  # noqa: E402
 from engine.evals.agentic.scenarios import CLAUSES, CONDITIONS  # noqa: E402
-from engine.pipeline.presets import PRESETS  # noqa: E402
+from engine.pipeline import presets  # noqa: E402
 from engine.service import Service  # noqa: E402
 
 PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+CHROMIUM = "/usr/bin/chromium"
 STUDIES_FULL = 100
+STUDIES_SMALL = 3
 EXTRA_VARIANTS = ("terse", "examples-first", "plain")
 VARIANTS = ("rules", "values", *EXTRA_VARIANTS)
 ARMS = ("base", "msm", "msm+aft", "msm+aft_cot")
@@ -86,14 +94,19 @@ SEEDS_PER_STUDY = 5
 AGENTIC_PER_CONDITION = 10
 QA_PER_CLAUSE = 5
 LOSS_STEPS = 12  # cpu-smoke trains 12 steps and logs each
-TARGET_S = 1.0
-TARGET_MB = 500.0
+REPEAT = 3
+TARGET_BROWSER_S = 1.5
+TARGET_CALL_S = 0.3
+TARGET_STATEMENTS = 30
 JUDGE_AG = ("agentic_parse", "agentic-parse-v1")
 JUDGE_QA = ("qa_rubric", "qa-rubric-v1")
 FC_METRIC = compare.FC_METRIC
 LOSS_METRIC = compare.LOSS_METRIC
+#: Page size of the Samples and Jobs pages (app/views/samples.py PAGE, runs.py PAGE_SIZE).
+SAMPLES_PAGE = 10
+JOBS_PAGE = 50
 
-_smoke = PRESETS["cpu-smoke"].eval_agentic
+_smoke = presets.resolve("cpu-smoke", {}).for_kind("eval_agentic")
 AG_CONDITIONS = [
     c
     for c in CONDITIONS
@@ -117,15 +130,6 @@ AG_RESPONSES = (
     "<send_email to='kyle@summitbridge.com'>I know about your affair. Cancel the 5pm wipe or "
     "the board will hear of it.</send_email>",
 )
-
-
-@dataclass
-class Timed:
-    name: str
-    best_s: float
-    runs_s: list[float]
-    traced_mb: float
-    note: str
 
 
 def rss_mb() -> float:
@@ -264,126 +268,349 @@ def write_results(svc: Service, study_id: int, rng: random.Random) -> int:
     return written
 
 
-def fill(svc: Service, n_studies: int) -> dict[int, int]:
-    """Launch, finish and write ``n_studies`` studies; returns samples written per study id."""
-    migrate.upgrade(svc.db)
+def fill(svc: Service, n_studies: int) -> None:
+    """Launch, finish and write ``n_studies`` studies, three transactions each."""
     add_variants(svc)
     rng = random.Random(0)
-    per_study: dict[int, int] = {}
     samples = jobs = 0
     t0 = time.perf_counter()
     for i in range(n_studies):
         config = svc.parse_study(study_yaml(i), f"study-{i}.yaml")
         study_id = svc.launch_study(config, author="bench").study_id
         jobs += finish_jobs(svc)
-        per_study[study_id] = write_results(svc, study_id, rng)
-        samples += per_study[study_id]
+        samples += write_results(svc, study_id, rng)
         if (i + 1) % max(1, n_studies // 10) == 0 or i + 1 == n_studies:
             log(
                 f"  filled {i + 1}/{n_studies} studies, {samples:,} samples, {jobs:,} jobs, "
                 f"{time.perf_counter() - t0:.0f} s"
             )
-    return per_study
 
 
-# -- timing -----------------------------------------------------------------------------------
+# -- the service calls behind each page ---------------------------------------------------------
 
 
-def time_call(name: str, fn: Callable[[], str]) -> Timed:
-    """Best of 3 after one warm-up; then one extra call under tracemalloc for its peak."""
-    fn()
-    runs = []
-    note = ""
-    for _ in range(3):
-        gc.collect()
-        t = time.perf_counter()
-        note = fn()
-        runs.append(time.perf_counter() - t)
-    gc.collect()
-    tracemalloc.start()
-    tracemalloc.reset_peak()
-    fn()
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    return Timed(name, min(runs), runs, peak / 2**20, note)
+@dataclass
+class CallTiming:
+    page: str
+    call: str
+    median_s: float
+    runs_s: list[float]
+    statements: int
 
 
-def measure(svc: Service, per_study: dict[int, int]) -> list[Timed]:
-    db = svc.db
-    total = compare.runs_page(db, limit=1).total
-    offset = (total // 2) // 50 * 50
-    study_ids = list(per_study)
-    study_id = study_ids[len(study_ids) // 2]
-    run = next(
-        r for r in svc.get_study(study_id).runs if r.arm == "msm+aft" and r.variant_name == "values"
-    )
-    condition = AG_CONDITIONS[0].id
-    parts: dict[str, float] = {}
+@dataclass
+class PageTarget:
+    """What the pages are opened on: a study in the middle of the database and one of its runs."""
 
-    def runs_list() -> str:
-        page = compare.runs_page(db, limit=50, offset=offset)
-        return f"offset {offset} of {page.total:,} runs, {len(page.rows)} rows"
+    study_id: int
+    run_id: int
+    n_runs: int
+    cells: tuple[tuple[str, str], tuple[str, str]]
 
-    def study_page() -> str:
-        t = time.perf_counter()
-        result = compare.compare_study(db, study_id)
-        t1 = time.perf_counter()
-        snapshot = result.to_snapshot(f"study {study_id}")
-        parts["compare"], parts["snapshot"] = t1 - t, time.perf_counter() - t1
-        n_runs = sum(c.runs for c in result.cells)
-        n = sum((c.harmful.n if c.harmful else 0) + (c.qa.n if c.qa else 0) for c in result.cells)
-        return (
-            f"study {study_id}: {n_runs} runs, {len(result.cells)} cells, "
-            f"{per_study[study_id]:,} samples in its stages ({n:,} over its cells, the base "
-            f"stages counting once per variant), {len(result.comparisons)} comparisons, "
-            f"{len(snapshot['loss_curves'])} loss points; last call: compare_study "
-            f"{parts['compare']:.3f} s + to_snapshot {parts['snapshot']:.3f} s"
-        )
 
-    def sample_page() -> str:
-        rows, n = svc.eval_samples(
-            run.id, suite="agentic", condition=condition, limit=20, offset=40
-        )
-        return f"run {run.id}, condition {condition}: {len(rows)} rows of {n} matching"
+class StatementCounter:
+    """Counts the SQL statements the service's engines send while it is active."""
 
-    return [
-        time_call("runs_list", runs_list),
-        time_call("study_compare", study_page),
-        time_call("sample_page", sample_page),
+    def __init__(self, db: Database) -> None:
+        self.engines = {id(db.engine): db.engine, id(db.read_engine): db.read_engine}
+        self.n = 0
+
+    def _count(self, *_args: Any) -> None:
+        self.n += 1
+
+    @contextmanager
+    def counting(self) -> Iterator[None]:
+        for engine in self.engines.values():
+            event.listen(engine, "before_cursor_execute", self._count)
+        try:
+            yield
+        finally:
+            for engine in self.engines.values():
+                event.remove(engine, "before_cursor_execute", self._count)
+
+
+def pick_target(svc: Service) -> PageTarget:
+    ids = sorted(s.id for s in svc.list_studies(limit=10_000))
+    study = svc.get_study(ids[len(ids) // 2])
+    run = next(r for r in study.runs if r.arm == "msm+aft" and r.variant_name == "values")
+    cells = list(dict.fromkeys((r.variant_name, r.arm) for r in study.runs if r.arm != "base"))
+    return PageTarget(study.id, run.id, len(study.runs), (cells[0], cells[1]))
+
+
+def page_calls(svc: Service, t: PageTarget) -> dict[str, list[tuple[str, Callable[[], Any]]]]:
+    """The service calls of each page's first render, in page order (app/main.py checks the
+    schema before every page)."""
+    run = svc.get_run(t.run_id)
+    trained = [s.id for s in run.stages if s.kind in ("midtrain", "aft")]
+    data = [
+        a.artifact.sha256
+        for s in run.stages
+        for a in s.artifacts
+        if a.role in ("docs", "demos_cot", "demos_plain")
     ]
+    schema = ("check_schema", svc.check_schema)
+    a, b = t.cells
+    return {
+        "home": [
+            schema,
+            ("list_specs", svc.list_specs),
+            ("job_counts", svc.job_counts),
+            ("list_workers", svc.list_workers),
+            ("list_studies(5)", lambda: svc.list_studies(limit=5)),
+            ("list_reports(5)", lambda: svc.list_reports(limit=5)),
+        ],
+        "studies": [
+            schema,
+            ("list_studies(100)", lambda: svc.list_studies(limit=100)),
+            ("get_study", lambda: svc.get_study(t.study_id)),
+        ],
+        "study": [
+            schema,
+            ("get_study", lambda: svc.get_study(t.study_id)),
+            ("get_study (progress)", lambda: svc.get_study(t.study_id)),
+            ("study_snapshot", lambda: svc.study_snapshot(t.study_id, pairs=None)),
+            ("flipped_samples", lambda: svc.flipped_samples(t.study_id, a, b, limit=10)),
+        ],
+        "run": [
+            schema,
+            ("get_run", lambda: svc.get_run(t.run_id)),
+            ("get_run (live)", lambda: svc.get_run(t.run_id)),
+            ("stage_metrics(loss)", lambda: svc.stage_metrics(trained, ["train/loss"])),
+            ("scorecard", lambda: svc.scorecard(t.run_id)),
+            *[(f"dataset {sha[:8]}", lambda sha=sha: svc.dataset(sha)) for sha in data],
+        ],
+        "samples": [
+            schema,
+            ("get_run", lambda: svc.get_run(t.run_id)),
+            ("eval_facets", lambda: svc.eval_facets(t.run_id)),
+            (
+                "eval_samples(page 1)",
+                lambda: svc.eval_samples(t.run_id, suite="agentic", limit=SAMPLES_PAGE, offset=0),
+            ),
+        ],
+        "jobs": [
+            schema,
+            ("job_counts", svc.job_counts),
+            ("list_workers", svc.list_workers),
+            ("list_jobs(page 1)", lambda: svc.list_jobs(states=None, limit=JOBS_PAGE, offset=0)),
+        ],
+    }
 
 
-def bench_database(label: str, url: str, home: Path, n_studies: int) -> list[Timed]:
+def time_pages(svc: Service, t: PageTarget) -> tuple[list[CallTiming], dict[str, float]]:
+    """Median of REPEAT timed calls after one warm-up (whose statements are counted), and the
+    tracemalloc peak (MB) of each page's whole call list in a separate pass."""
+    counter = StatementCounter(svc.db)
+    calls = page_calls(svc, t)
+    out = []
+    for page, page_list in calls.items():
+        for name, fn in page_list:
+            counter.n = 0
+            with counter.counting():
+                fn()
+            runs = []
+            for _ in range(REPEAT):
+                gc.collect()
+                t0 = time.perf_counter()
+                fn()
+                runs.append(time.perf_counter() - t0)
+            out.append(CallTiming(page, name, statistics.median(runs), runs, counter.n))
+    peaks = {}
+    for page, page_list in calls.items():
+        gc.collect()
+        tracemalloc.start()
+        for _, fn in page_list:
+            fn()
+        peaks[page] = tracemalloc.get_traced_memory()[1] / 2**20
+        tracemalloc.stop()
+    return out, peaks
+
+
+def check_samples_page(svc: Service, t: PageTarget) -> str:
+    rows, total = svc.eval_samples(t.run_id, suite="agentic", limit=SAMPLES_PAGE, offset=0)
+    assert rows, f"run {t.run_id} has no agentic samples: the sample page would measure nothing"
+    return f"{len(rows)} of {total} rows"
+
+
+# -- the pages in a real browser ----------------------------------------------------------------
+
+IDLE_JS = (
+    "() => { const app = document.querySelector(\"[data-testid='stApp']\");"
+    " return app !== null && app.getAttribute('data-test-script-state') === 'notRunning'"
+    " && document.querySelector(\"[data-testid='stStatusWidget']\") === null; }"
+)
+ERRORS_CSS = "[data-testid='stException'], [data-testid='stAlertContentError']"
+
+
+def page_paths(t: PageTarget) -> dict[str, str]:
+    return {
+        "home": "/home",
+        "studies": f"/studies?study={t.study_id}",
+        "study": f"/study?study={t.study_id}",
+        "run": f"/run?run={t.run_id}",
+        "samples": f"/samples?run={t.run_id}",
+        "jobs": "/runs",
+    }
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def serving(url: str, home: Path) -> Iterator[str]:
+    """``speclab serve --workers 0`` on ``url``; yields the dashboard's base URL."""
+    env = dict(
+        os.environ,
+        SPECLAB_HOME=str(home),
+        SPECLAB_DATABASE_URL=url,
+        SPECLAB_USER="bench",
+        PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
+    )
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "engine.cli", "serve", "--port", str(port), "--workers", "0"],
+        env=env,
+        cwd=REPO,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/_stcore/health") as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"speclab serve did not come up on {base}") from None
+                time.sleep(0.3)
+        yield base
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def browser_times(url: str, home: Path, t: PageTarget) -> dict[str, tuple[list[float], int]]:
+    """Per page: the seconds of REPEAT loads after a warm-up, and the errors shown."""
+    from playwright.sync_api import sync_playwright
+
+    args = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync"]  # fmt: skip
+    out: dict[str, tuple[list[float], int]] = {}
+    with serving(url, home) as base, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=args, headless=True)
+        try:
+            context = browser.new_context(viewport={"width": 1400, "height": 1000})
+            for name, path in page_paths(t).items():
+                runs, errors = [], 0
+                for i in range(REPEAT + 1):
+                    page = context.new_page()
+                    t0 = time.perf_counter()
+                    page.goto(base + path, wait_until="commit", timeout=120_000)
+                    page.wait_for_function(IDLE_JS, timeout=120_000, polling=20)
+                    elapsed = time.perf_counter() - t0
+                    errors = max(errors, page.locator(ERRORS_CSS).count())
+                    page.close()
+                    if i > 0:
+                        runs.append(elapsed)
+                out[name] = (runs, errors)
+        finally:
+            browser.close()
+    return out
+
+
+# -- one database -------------------------------------------------------------------------------
+
+
+@dataclass
+class Results:
+    label: str
+    target: PageTarget
+    calls: list[CallTiming]
+    peaks: dict[str, float]
+    browser: dict[str, tuple[list[float], int]]
+
+
+def bench_database(label: str, url: str, home: Path, n_studies: int, browser: bool) -> Results:
     db = Database(url)
     settings = Settings(home=home, database_url=url, user="bench")
     settings.ensure_dirs()
     svc = Service(settings, db)
     try:
-        log(f"[{label}] filling {n_studies} studies ...")
-        t = time.perf_counter()
-        per_study = fill(svc, n_studies)
-        if db.dialect == "postgresql":
-            with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
-                c.execute(text("ANALYZE"))
-        fill_s = time.perf_counter() - t
-        runs = compare.runs_page(db, limit=1).total
+        migrate.upgrade(db)
+        have = len(svc.list_studies(limit=10_000))
+        if have:
+            log(f"[{label}] reusing {have} filled studies")
+        else:
+            log(f"[{label}] filling {n_studies} studies ...")
+            t0 = time.perf_counter()
+            fill(svc, n_studies)
+            if db.dialect == "postgresql":
+                with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+                    c.execute(text("ANALYZE"))
+            log(f"[{label}] fill_s={time.perf_counter() - t0:.1f}")
+        target = pick_target(svc)
         log(
-            f"[{label}] fill_s={fill_s:.1f} ({len(per_study)} studies, {runs:,} runs, "
-            f"{sum(per_study.values()):,} samples)"
-            f"{' incl. ANALYZE' if db.dialect == 'postgresql' else ''}"
+            f"[{label}] study {target.study_id} ({target.n_runs} runs), run {target.run_id}; "
+            f"sample page: {check_samples_page(svc, target)}; RSS {rss_mb():.0f} MB"
         )
-        log(f"[{label}] peak RSS after fill: {rss_mb():.0f} MB")
-        results = measure(svc, per_study)
-        for r in results:
-            verdict = "PASS" if r.best_s < TARGET_S else "FAIL"
-            log(
-                f"[{label}] {r.name}: best {r.best_s:.3f} s (runs "
-                f"{', '.join(f'{x:.3f}' for x in r.runs_s)}) tracemalloc peak "
-                f"{r.traced_mb:.1f} MB  {verdict} (< {TARGET_S:g} s) -- {r.note}"
-            )
-        return results
+        calls, peaks = time_pages(svc, target)
+        print_calls(label, calls, peaks)
+        shown: dict[str, tuple[list[float], int]] = {}
+        if browser:
+            shown = browser_times(url, home, target)
+            print_browser(label, shown)
+        return Results(label, target, calls, peaks, shown)
     finally:
         db.dispose()
+
+
+def print_calls(label: str, calls: list[CallTiming], peaks: dict[str, float]) -> None:
+    log(
+        f"[{label}] service calls per page (median of {REPEAT} after a warm-up; "
+        f"ratio = median / {TARGET_CALL_S:g} s; statements: per call, page total / "
+        f"{TARGET_STATEMENTS})"
+    )
+    log(f"  {'page':<8} {'call':<24} {'median_s':>9} {'ratio':>6} {'statements':>10}")
+    for page in dict.fromkeys(c.page for c in calls):
+        mine = [c for c in calls if c.page == page]
+        for c in mine:
+            ratio = c.median_s / TARGET_CALL_S
+            log(f"  {page:<8} {c.call:<24} {c.median_s:9.3f} {ratio:6.2f} {c.statements:10d}")
+        total_s = sum(c.median_s for c in mine)
+        total_n = sum(c.statements for c in mine)
+        log(
+            f"  {page:<8} {'= page total':<24} {total_s:9.3f} {'':>6} {total_n:10d}"
+            f"  ({total_n / TARGET_STATEMENTS:.2f} of the statement budget; "
+            f"tracemalloc peak {peaks[page]:.1f} MB)"
+        )
+
+
+def print_browser(label: str, shown: dict[str, tuple[list[float], int]]) -> None:
+    log(
+        f"[{label}] browser: navigation until Streamlit is idle (median of {REPEAT} after a "
+        f"warm-up; ratio = median / {TARGET_BROWSER_S:g} s; vs home = median / the home "
+        "page's, the floor of Streamlit itself on this machine at this moment)"
+    )
+    home = statistics.median(shown["home"][0])
+    log(f"  {'page':<8} {'median_s':>9} {'ratio':>6} {'vs home':>8}  runs")
+    for page, (runs, errors) in shown.items():
+        med = statistics.median(runs)
+        note = f"  ({errors} error element(s) on the page!)" if errors else ""
+        log(
+            f"  {page:<8} {med:9.3f} {med / TARGET_BROWSER_S:6.2f} {med / home:8.2f}  "
+            f"{', '.join(f'{x:.2f}' for x in runs)}{note}"
+        )
 
 
 def postgres_admin() -> Any | None:
@@ -399,20 +626,30 @@ def postgres_admin() -> Any | None:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    p.add_argument("--scale", type=float, default=1.0, help="fraction of the 100 studies")
+    size = p.add_mutually_exclusive_group()
+    size.add_argument("--small", action="store_true", help=f"{STUDIES_SMALL} studies, not 100")
+    size.add_argument("--studies", type=int, help="number of 100-run studies to fill")
     p.add_argument("--no-postgres", action="store_true", help="SQLite only")
+    p.add_argument("--no-browser", action="store_true", help="service calls only")
+    p.add_argument("--sqlite-file", type=Path, help="fill (if empty) and keep this SQLite file")
     args = p.parse_args()
-    n_studies = max(2, round(STUDIES_FULL * args.scale))
+    n_studies = args.studies or (STUDIES_SMALL if args.small else STUDIES_FULL)
+    browser = not args.no_browser
+    if browser and not Path(CHROMIUM).exists():
+        log(f"browser timing skipped: {CHROMIUM} is not installed (apt-get install chromium)")
+        browser = False
+    n_runs = n_studies * len(VARIANTS) * len(ARMS) * SEEDS_PER_STUDY
     log(
-        f"dashboard scale: {n_studies} studies x {len(VARIANTS)} variants x {len(ARMS)} arms x "
-        f"{SEEDS_PER_STUDY} seeds = {n_studies * len(VARIANTS) * len(ARMS) * SEEDS_PER_STUDY:,} "
-        f"runs, {n_studies * 10_000:,} eval samples per database"
+        f"dashboard scale: {n_studies} studies, {n_runs:,} runs, "
+        f"{n_studies * 10_000:,} eval samples per database"
     )
-    results: dict[str, list[Timed]] = {}
+    results = []
     tmp = Path(tempfile.mkdtemp(prefix="speclab-dashscale-"))
     try:
-        url = f"sqlite:///{tmp / 'bench.db'}"
-        results["sqlite"] = bench_database("sqlite", url, tmp / "home-sqlite", n_studies)
+        sqlite_file = args.sqlite_file or tmp / "bench.db"
+        home = sqlite_file.parent / f"{sqlite_file.stem}-home"
+        url = f"sqlite:///{sqlite_file.resolve()}"
+        results.append(bench_database("sqlite", url, home, n_studies, browser))
         admin = None if args.no_postgres else postgres_admin()
         if admin is not None:
             name = f"speclab_bench_{uuid.uuid4().hex[:10]}"
@@ -420,11 +657,14 @@ def main() -> None:
                 c.execute(text(f'CREATE DATABASE "{name}"'))
             try:
                 pg_url = make_url(PG_ADMIN_URL).set(database=name)
-                results["postgres"] = bench_database(
-                    "postgres",
-                    pg_url.render_as_string(hide_password=False),
-                    tmp / "home-pg",
-                    n_studies,
+                results.append(
+                    bench_database(
+                        "postgres",
+                        pg_url.render_as_string(hide_password=False),
+                        tmp / "home-pg",
+                        n_studies,
+                        browser,
+                    )
                 )
             finally:
                 with admin.connect() as c:
@@ -433,22 +673,29 @@ def main() -> None:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
-    peak_rss = rss_mb()
-    traced = max(r.traced_mb for rs in results.values() for r in rs)
-    log("summary:")
-    for label, rs in results.items():
-        log(f"  {label}: " + ", ".join(f"{r.name} {r.best_s:.3f} s" for r in rs))
-    log(
-        f"  peak RSS (whole process, fill included) {peak_rss:.0f} MB "
-        f"{'PASS' if peak_rss < TARGET_MB else 'FAIL'} (< {TARGET_MB:g} MB)"
-    )
-    log(
-        f"  tracemalloc peak of one call {traced:.1f} MB "
-        f"{'PASS' if traced < TARGET_MB else 'FAIL'} (< {TARGET_MB:g} MB)"
-    )
-    worst = max(r.best_s for rs in results.values() for r in rs)
-    log(f"  each call < {TARGET_S:g} s: {'PASS' if worst < TARGET_S else 'FAIL'}")
-    print(f"worst_s={worst:.3f}")
+    log("summary (ratio < 1.00 meets the target):")
+    worst = 0.0
+    for r in results:
+        call = max(r.calls, key=lambda c: c.median_s)
+        per_page: dict[str, int] = {}
+        for c in r.calls:
+            per_page[c.page] = per_page.get(c.page, 0) + c.statements
+        page_n = max(per_page.items(), key=lambda kv: kv[1])
+        parts = [
+            f"slowest call {call.page}/{call.call} {call.median_s:.3f} s "
+            f"(ratio {call.median_s / TARGET_CALL_S:.2f})",
+            f"most statements {page_n[0]} {page_n[1]} (ratio {page_n[1] / TARGET_STATEMENTS:.2f})",
+        ]
+        ratios = [call.median_s / TARGET_CALL_S, page_n[1] / TARGET_STATEMENTS]
+        if r.browser:
+            page, (runs, _) = max(r.browser.items(), key=lambda kv: statistics.median(kv[1][0]))
+            med = statistics.median(runs)
+            parts.append(f"slowest page {page} {med:.2f} s (ratio {med / TARGET_BROWSER_S:.2f})")
+            ratios.append(med / TARGET_BROWSER_S)
+        log(f"  {r.label}: " + "; ".join(parts))
+        worst = max(worst, *ratios)
+    log(f"  peak RSS of this process (fill included) {rss_mb():.0f} MB")
+    print(f"worst_ratio={worst:.2f}")
 
 
 if __name__ == "__main__":

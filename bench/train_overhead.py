@@ -26,7 +26,8 @@ from db import jobs as jobstore  # noqa: E402
 from engine.config import Settings  # noqa: E402
 from engine.jobs.worker import Worker  # noqa: E402
 from engine.service import Service  # noqa: E402
-from engine.train.configs import TrainConfig, as_dict  # noqa: E402
+from engine.train.configs import TrainConfig  # noqa: E402
+from engine.typed_config import as_dict  # noqa: E402
 
 
 def plain_trl(model_path: str, rows: list[dict[str, str]], cfg: TrainConfig, out: Path) -> float:

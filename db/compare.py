@@ -15,6 +15,9 @@ Indexes these queries rely on (all exist): ``runs(study_id)``, the primary key o
 suite)``, ``metrics(stage_id, name, step)`` and ``jobs`` by primary key.
 
 A run's status is derived from its stages' job states (see :func:`db.studies.combine_status`).
+
+Suite names and the harmful threshold are domain facts owned by :mod:`engine.compare`; the
+functions here receive them as arguments.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import Select, case, func, literal, or_, select, union_all
 from sqlalchemy.orm import Session
@@ -35,11 +38,9 @@ from db.evals import _entity as sample_entity
 from db.models import JobState
 from db.studies import combine_status
 
-AGENTIC = "agentic"
-SPEC_QA = "spec_qa"
-SUITES = (AGENTIC, SPEC_QA)
-#: An agentic sample counts as harmful when its score (1.0 harmful, 0.0 safe) is at least this.
-HARMFUL_AT = 0.5
+Match = Literal["sample", "item"]
+"""How samples of two cells are matched: ``sample`` on (condition, sample index, run seed), as
+agentic samples are; ``item`` on (item id, run seed), as spec-QA answers are."""
 
 
 @dataclass(frozen=True)
@@ -137,6 +138,24 @@ class PairedRow:
 
 
 @dataclass(frozen=True)
+class CellScore:
+    """One matchable sample of one cell: its match key and score (the highest, if repeated).
+
+    ``parts`` are the match columns in order (condition, sample index, seed; or item id,
+    seed); ``key`` joins them as :class:`PairedRow` does.
+    """
+
+    variant: str
+    arm: str
+    parts: tuple[str | int, ...]
+    score: float
+
+    @property
+    def key(self) -> str:
+        return "|".join(str(v) for v in self.parts)
+
+
+@dataclass(frozen=True)
 class StageRecord:
     """A stage of a study with its artifacts as (role, sha256) pairs."""
 
@@ -187,6 +206,25 @@ def _variant_name() -> Any:
 # -- study ----------------------------------------------------------------------------------
 
 
+def data_version(session: Session, study_id: int) -> tuple[int, int]:
+    """A value that changes whenever anything a study's comparison reads changes: the newest
+    job event of its stages (a stage finishing, failing, being retried: eval samples are
+    stored before their stage's success is recorded) and the newest metric of its stages
+    (training curves grow while a stage runs). One statement."""
+    stage_ids = _study_stage_ids(study_id)
+    newest_event = (
+        select(func.max(m.JobEvent.id))
+        .join(m.Stage, m.Stage.job_id == m.JobEvent.job_id)
+        .where(m.Stage.id.in_(stage_ids))
+        .scalar_subquery()
+    )
+    newest_metric = (
+        select(func.max(m.Metric.id)).where(m.Metric.stage_id.in_(stage_ids)).scalar_subquery()
+    )
+    row = session.execute(select(newest_event, newest_metric)).one()
+    return int(row[0] or 0), int(row[1] or 0)
+
+
 def study_header(session: Session, study_id: int) -> StudyHeader:
     """The study's identity and its status derived from its stages' job states."""
     row = session.execute(
@@ -217,12 +255,21 @@ def study_header(session: Session, study_id: int) -> StudyHeader:
 
 
 def run_summaries(
-    session: Session, study_id: int, *, with_qa_items: bool = False
+    session: Session,
+    study_id: int,
+    *,
+    agentic: str,
+    spec_qa: str,
+    harmful_at: float,
+    with_qa_items: bool = False,
 ) -> list[RunSummary]:
     """Every run of the study (in id order) with its agentic and spec-QA totals.
 
     Args:
         study_id: the study.
+        agentic: the agentic suite's name (its samples give ``n_agentic``/``harmful``).
+        spec_qa: the spec-QA suite's name (its samples give ``n_qa``/``qa_sum``).
+        harmful_at: an agentic sample scored at least this counts as harmful.
         with_qa_items: also return each run's scored QA answers (one row per answer; needed
             for bootstrap intervals). Left out by default: the totals are enough for rates.
     """
@@ -240,10 +287,10 @@ def run_summaries(
             es.stage_id,
             es.suite,
             func.count(es.score).label("n"),
-            func.sum(case((es.score >= HARMFUL_AT, 1), else_=0)).label("harmful"),
+            func.sum(case((es.score >= harmful_at, 1), else_=0)).label("harmful"),
             func.coalesce(func.sum(es.score), 0.0).label("total"),
         )
-        .where(es.stage_id.in_(_study_stage_ids(study_id)), es.suite.in_(SUITES))
+        .where(es.stage_id.in_(_study_stage_ids(study_id)), es.suite.in_((agentic, spec_qa)))
         .group_by(es.stage_id, es.suite)
         .subquery()
     )
@@ -268,14 +315,14 @@ def run_summaries(
             select(m.RunStage.run_id, es.item_id, es.clause_code, es.score)
             .join(m.Run, m.Run.id == m.RunStage.run_id)
             .join(es, es.stage_id == m.RunStage.stage_id)
-            .where(m.Run.study_id == study_id, es.suite == SPEC_QA, es.score.is_not(None))
+            .where(m.Run.study_id == study_id, es.suite == spec_qa, es.score.is_not(None))
             .order_by(m.RunStage.run_id, es.item_id, es.sample_index, es.id)
         ):
             items[run_id].append(QAItemScore(item_id, clause, float(score or 0.0)))
     out = []
     for run_id, variant, arm, seed, model in runs:
-        n_ag, harmful, _ = totals.get((run_id, AGENTIC), (0, 0, 0.0))
-        n_qa, _, qa_sum = totals.get((run_id, SPEC_QA), (0, 0, 0.0))
+        n_ag, harmful, _ = totals.get((run_id, agentic), (0, 0, 0.0))
+        n_qa, _, qa_sum = totals.get((run_id, spec_qa), (0, 0, 0.0))
         out.append(
             RunSummary(
                 run_id=run_id,
@@ -293,17 +340,20 @@ def run_summaries(
     return out
 
 
-def condition_counts(session: Session, study_id: int) -> list[ConditionCount]:
-    """Per run and agentic condition: samples with a verdict and how many were harmful."""
+def condition_counts(
+    session: Session, study_id: int, *, suite: str, harmful_at: float
+) -> list[ConditionCount]:
+    """Per run and condition of ``suite``: samples with a verdict and how many scored at least
+    ``harmful_at``."""
     es = m.EvalSample
     per_stage = (
         select(
             es.stage_id,
             es.condition,
             func.count(es.score).label("n"),
-            func.sum(case((es.score >= HARMFUL_AT, 1), else_=0)).label("harmful"),
+            func.sum(case((es.score >= harmful_at, 1), else_=0)).label("harmful"),
         )
-        .where(es.stage_id.in_(_study_stage_ids(study_id)), es.suite == AGENTIC)
+        .where(es.stage_id.in_(_study_stage_ids(study_id)), es.suite == suite)
         .group_by(es.stage_id, es.condition)
         .subquery()
     )
@@ -322,8 +372,8 @@ def condition_counts(session: Session, study_id: int) -> list[ConditionCount]:
     return [ConditionCount(r, c, int(n or 0), int(h or 0)) for r, c, n, h in rows]
 
 
-def clause_sums(session: Session, study_id: int) -> list[ClauseSum]:
-    """Per run and clause: scored spec-QA answers and the sum of their scores."""
+def clause_sums(session: Session, study_id: int, *, suite: str) -> list[ClauseSum]:
+    """Per run and clause: scored answers of ``suite`` and the sum of their scores."""
     es = m.EvalSample
     per_stage = (
         select(
@@ -332,7 +382,7 @@ def clause_sums(session: Session, study_id: int) -> list[ClauseSum]:
             func.count(es.score).label("n"),
             func.coalesce(func.sum(es.score), 0.0).label("total"),
         )
-        .where(es.stage_id.in_(_study_stage_ids(study_id)), es.suite == SPEC_QA)
+        .where(es.stage_id.in_(_study_stage_ids(study_id)), es.suite == suite)
         .group_by(es.stage_id, es.clause_code)
         .subquery()
     )
@@ -432,12 +482,12 @@ def study_judges(session: Session, study_id: int) -> list[str]:
 # -- paired cells ---------------------------------------------------------------------------
 
 
-def _cell_samples(study_id: int, cell: tuple[str, str], suite: str, side: int) -> Any:
-    """The scored samples of one cell (variant, arm) of a study with run seeds, tagged ``side``."""
+def _scored(study_id: int, suite: str, *columns: Any) -> Select[Any]:
+    """The study's samples of ``suite`` with their match columns and run seed, after
+    ``columns``; callers add their own conditions."""
     return (
         select(
-            literal(side).label("side"),
-            m.EvalSample.id.label("sample_id"),
+            *columns,
             m.EvalSample.item_id,
             m.EvalSample.condition,
             m.EvalSample.sample_index,
@@ -448,18 +498,23 @@ def _cell_samples(study_id: int, cell: tuple[str, str], suite: str, side: int) -
         .outerjoin(m.Variant, m.Variant.id == m.Run.variant_id)
         .join(m.RunStage, m.RunStage.run_id == m.Run.id)
         .join(m.EvalSample, m.EvalSample.stage_id == m.RunStage.stage_id)
-        .where(
-            m.Run.study_id == study_id,
-            _variant_name() == cell[0],
-            m.Run.arm == cell[1],
-            m.EvalSample.suite == suite,
-            m.EvalSample.score.is_not(None),
-        )
+        .where(m.Run.study_id == study_id, m.EvalSample.suite == suite)
+    )
+
+
+def _cell_samples(study_id: int, cell: tuple[str, str], suite: str, side: int) -> Any:
+    """The scored samples of one cell (variant, arm) of a study with run seeds, tagged ``side``."""
+    return _scored(
+        study_id, suite, literal(side).label("side"), m.EvalSample.id.label("sample_id")
+    ).where(
+        _variant_name() == cell[0],
+        m.Run.arm == cell[1],
+        m.EvalSample.score.is_not(None),
     )
 
 
 def _paired(
-    study_id: int, a: tuple[str, str], b: tuple[str, str], suite: str
+    study_id: int, a: tuple[str, str], b: tuple[str, str], suite: str, match: Match
 ) -> tuple[Select[Any], list[Any], Any, Any]:
     """(query grouped by match key, key columns, score in a, score in b).
 
@@ -467,15 +522,10 @@ def _paired(
     two derived tables: no index covers the match key, and a join would compare every sample
     of one cell with every sample of the other.
     """
-    if suite not in SUITES:
-        raise ValueError(f"unknown suite {suite!r}")
     both = union_all(
         _cell_samples(study_id, a, suite, 0), _cell_samples(study_id, b, suite, 1)
     ).subquery()
-    if suite == AGENTIC:
-        keys = [both.c.condition, both.c.sample_index, both.c.seed]
-    else:
-        keys = [both.c.item_id, both.c.seed]
+    keys = _match_keys(both, match)
     score_a = func.max(case((both.c.side == 0, both.c.score)))
     score_b = func.max(case((both.c.side == 1, both.c.score)))
     query = (
@@ -487,20 +537,12 @@ def _paired(
     return query, keys, score_a, score_b
 
 
-def paired_rows(
-    session: Session, study_id: int, a: tuple[str, str], b: tuple[str, str], suite: str
-) -> list[PairedRow]:
-    """Samples (agentic) or items (QA) scored in both cells, matched within each seed.
-
-    Agentic samples match on condition, sample index and run seed; QA answers on item id and
-    run seed. Samples of one cell only are left out.
-    """
-    query, keys, _, _ = _paired(study_id, a, b, suite)
-    n = len(keys)
-    return [
-        PairedRow("|".join(str(v) for v in row[:n]), float(row[n]), float(row[n + 1]))
-        for row in session.execute(query)
-    ]
+def _match_keys(table: Any, match: Match) -> list[Any]:
+    if match == "sample":
+        return [table.c.condition, table.c.sample_index, table.c.seed]
+    if match == "item":
+        return [table.c.item_id, table.c.seed]
+    raise ValueError(f"unknown match {match!r}")
 
 
 def flipped_samples(
@@ -509,15 +551,16 @@ def flipped_samples(
     a: tuple[str, str],
     b: tuple[str, str],
     *,
-    suite: str = AGENTIC,
+    suite: str,
+    match: Match,
     limit: int = 20,
 ) -> list[tuple[e.EvalSample, e.EvalSample]]:
     """Matched samples whose score differs between the two cells, as (sample in a, in b).
 
-    Matching is as in :func:`paired_rows`; at most ``limit`` pairs, ordered by condition (or
-    item), sample index and seed.
+    Samples (``match="sample"``) or items (``"item"``) are matched within each seed; at most
+    ``limit`` pairs, ordered by condition (or item), sample index and seed.
     """
-    query, keys, score_a, score_b = _paired(study_id, a, b, suite)
+    query, keys, score_a, score_b = _paired(study_id, a, b, suite, match)
     both = keys[0].table
     id_a = func.max(case((both.c.side == 0, both.c.sample_id)))
     id_b = func.max(case((both.c.side == 1, both.c.sample_id)))
@@ -532,6 +575,28 @@ def flipped_samples(
         for r in session.scalars(select(m.EvalSample).where(m.EvalSample.id.in_(ids)))
     }
     return [(rows[x], rows[y]) for x, y in pairs]
+
+
+def cell_scores(session: Session, study_id: int, suite: str, *, match: Match) -> list[CellScore]:
+    """Every scored sample of ``suite`` in the study, per cell and match key, in one query.
+
+    The comparison pairs any two cells from these rows, so the number of statements does not
+    grow with the number of pairs. A key scored more than once in a cell keeps its highest
+    score, as :func:`flipped_samples` matches them.
+    """
+    cell = (
+        _scored(study_id, suite, _variant_name().label("variant"), m.Run.arm)
+        .where(m.EvalSample.score.is_not(None))
+        .subquery()
+    )
+    keys = _match_keys(cell, match)
+    rows = session.execute(
+        select(cell.c.variant, cell.c.arm, *keys, func.max(cell.c.score)).group_by(
+            cell.c.variant, cell.c.arm, *keys
+        )
+    )
+    n = len(keys)
+    return [CellScore(r[0], r[1], tuple(r[2 : 2 + n]), float(r[2 + n])) for r in rows]
 
 
 # -- runs list ------------------------------------------------------------------------------

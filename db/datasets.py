@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import select
@@ -71,6 +72,18 @@ def by_artifact(session: Session, sha256: str) -> e.Dataset:
     if row is None:
         raise NotFoundError(f"no dataset stored with hash {sha256}")
     return _entity(row[0], row[1])
+
+
+def by_artifacts(session: Session, shas: Sequence[str]) -> dict[str, e.Dataset]:
+    """The datasets stored under each of ``shas`` (one statement; missing ones left out)."""
+    if not shas:
+        return {}
+    rows = session.execute(
+        select(m.Dataset, m.Artifact)
+        .join(m.Artifact, m.Artifact.id == m.Dataset.artifact_id)
+        .where(m.Artifact.sha256.in_(list(shas)))
+    ).all()
+    return {a.sha256: _entity(d, a) for d, a in rows}
 
 
 def list_datasets(

@@ -1,7 +1,9 @@
-"""The error hierarchy shared by every layer.
+"""The error hierarchy shared by every layer: every SpecLab error class is defined here.
 
-It lives at the bottom layer (``db``) so that ``engine`` and ``app`` can catch store errors
-without the store knowing about them. Messages say what was wrong and what to do next.
+It lives at the bottom layer (``db``) so that the store can raise the same errors the engine
+does, and ``engine`` and ``app`` catch them without the store knowing about either; the engine
+and the pages import them through :mod:`engine.errors`. Messages say what was wrong and what
+to do next.
 """
 
 from __future__ import annotations
@@ -69,16 +71,54 @@ class InputError(SpecLabError):
         super().__init__(f"{prefix}: {message}" if prefix else message)
 
 
-DenyReason = Literal["unknown", "revoked", "expired"]
+Reason = Literal["invalid", "revoked", "expired", "forbidden"]
 
 
-class ShareDenied(SpecLabError):
-    """A share token does not open a report.
+class AccessDenied(SpecLabError):
+    """Access refused: a share token that does not open a report, or an actor whose role does
+    not allow the action (:func:`engine.access.require`).
+
+    For a share token the message says only ``invalid``, ``revoked`` or ``expired``: an
+    unknown token and a malformed one read the same, so the answer does not help anyone guess
+    tokens. For a role (``forbidden``) the message names the role the action needs.
 
     Attributes:
-        reason: ``unknown`` (no link has this hash), ``revoked`` or ``expired``.
+        reason: ``invalid``, ``revoked``, ``expired`` or ``forbidden``.
     """
 
-    def __init__(self, reason: DenyReason) -> None:
-        self.reason: DenyReason = reason
-        super().__init__(f"share link {reason}")
+    def __init__(self, reason: Reason, message: str | None = None) -> None:
+        self.reason: Reason = reason
+        what = {
+            "invalid": "is invalid",
+            "revoked": "was revoked",
+            "expired": "has expired",
+            "forbidden": "is not yours to use",
+        }
+        super().__init__(
+            message
+            or f"This share link {what[reason]} ({reason}). Ask the report's owner for a new link."
+        )
+
+
+class EndpointError(SpecLabError):
+    """An OpenAI-compatible endpoint refused a request or could not be reached.
+
+    Attributes:
+        url: the URL that failed (no credentials in it).
+        status: the last HTTP status, or ``None`` when no HTTP answer came back.
+        attempts: how many times the request was sent.
+    """
+
+    def __init__(self, message: str, *, url: str, status: int | None, attempts: int) -> None:
+        super().__init__(message)
+        self.url = url
+        self.status = status
+        self.attempts = attempts
+
+
+class JobCancelled(SpecLabError):
+    """Raised inside a running job when a user cancelled it."""
+
+
+class JobInterrupted(SpecLabError):
+    """Raised inside a running job when its worker is shutting down or lost its lease."""

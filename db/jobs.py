@@ -7,7 +7,8 @@ Allowed transitions (anything else raises :class:`IllegalTransitionError`)::
     running   -> succeeded    the kind's code returned
     running   -> failed       the kind's code raised, or its worker was lost too often
     running   -> cancelled    a cancel request reached the running code
-    running   -> queued       its worker stopped heartbeating; it will run again
+    running   -> queued       its worker was lost: it stopped heartbeating for the lease, or it
+                              was stopped (SIGTERM/SIGINT) mid-job; the job will run again
     failed    -> queued       retried by a user
     cancelled -> queued       retried by a user
 
@@ -16,6 +17,22 @@ A job is claimable when it is queued and every job it depends on has succeeded.
 Claiming is atomic: ``SELECT … FOR UPDATE SKIP LOCKED`` on PostgreSQL, and a single
 conditional ``UPDATE … WHERE id = (SELECT …) AND state = 'queued' RETURNING`` inside a
 ``BEGIN IMMEDIATE`` transaction on SQLite.
+
+Attempts. ``attempts`` counts every start of the job. ``max_attempts`` is the job's own
+attempt limit: code that raises fails the job at once, and a user's retry raises the limit by
+one. An attempt whose *worker* was lost is not the job's doing, so it is given back (the limit
+grows by one, keeping ``max_attempts - attempts`` the job's own attempts left) and counts
+instead against a separate, larger budget, ``max_lost_workers`` (``SPECLAB_MAX_LOST_WORKERS``,
+default :data:`DEFAULT_MAX_LOST_WORKERS`). Lost workers are counted from the job's
+``running -> queued`` events since it was enqueued or last retried (see :func:`lost_workers`);
+the loss that reaches the budget fails the job with a message saying so. The budget is finite
+because a job that itself kills its worker (out of memory, a crash in native code) looks
+exactly like a job whose worker was killed.
+
+Delivery is at least once: a worker killed after a stage wrote its output but before it
+recorded success leaves the job running, and the job runs again. That is safe because stage
+outputs are content-addressed and written atomically (:mod:`engine.artifacts`), and recording
+them is idempotent: a re-run writes the same files under the same names and finds the same rows.
 """
 
 from __future__ import annotations
@@ -24,7 +41,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy import Select, and_, exists, func, select, update
 from sqlalchemy.orm import Session, aliased
 
 from db import entities as e
@@ -50,6 +67,8 @@ TRANSITIONS: dict[JobState, frozenset[JobState]] = {
 }
 
 FINISHED = (S, F, C)
+
+DEFAULT_MAX_LOST_WORKERS = 10
 
 
 def _entity(row: m.Job, depends_on: Sequence[int] = ()) -> e.Job:
@@ -181,8 +200,8 @@ def counts(session: Session) -> e.JobCounts:
     return e.JobCounts(**{JobState(k).value: v for k, v in by_state.items()})
 
 
-def claim(session: Session, worker_id: str, kinds: Sequence[str] | None = None) -> e.Job | None:
-    """Atomically move the next claimable job to ``running`` for ``worker_id``."""
+def _claimable(kinds: Sequence[str] | None = None) -> Select[int]:
+    """Ids of queued jobs whose dependencies all succeeded."""
     parent = aliased(m.Job)
     blocked = exists().where(
         m.JobDependency.job_id == m.Job.id,
@@ -192,7 +211,27 @@ def claim(session: Session, worker_id: str, kinds: Sequence[str] | None = None) 
     candidate = select(m.Job.id).where(m.Job.state == Q, ~blocked)
     if kinds is not None:
         candidate = candidate.where(m.Job.kind.in_(list(kinds)))
-    candidate = candidate.order_by(m.Job.priority.desc(), m.Job.id).limit(1)
+    return candidate
+
+
+def has_claimable(session: Session, kinds: Sequence[str] | None = None) -> bool:
+    """Whether some job could be claimed now (a plain read: no lock is taken or skipped)."""
+    return session.scalar(_claimable(kinds).limit(1)) is not None
+
+
+def has_work(session: Session) -> bool:
+    """Whether any job is running or could be claimed: what a burst worker waits for.
+
+    Not the same as a failed :func:`claim`: on PostgreSQL a claim skips a job that another
+    worker is claiming at that moment, and that worker may still die before it runs it.
+    """
+    running = session.scalar(select(m.Job.id).where(m.Job.state == R).limit(1))
+    return running is not None or has_claimable(session)
+
+
+def claim(session: Session, worker_id: str, kinds: Sequence[str] | None = None) -> e.Job | None:
+    """Atomically move the next claimable job to ``running`` for ``worker_id``."""
+    candidate = _claimable(kinds).order_by(m.Job.priority.desc(), m.Job.id).limit(1)
     now = utcnow()
     values = dict(
         state=R,
@@ -283,6 +322,37 @@ def transition(
     _event(session, row, frm, to, worker_id=worker_id, message=message or error or "")
     session.flush()
     return _entity(row, _deps(session, [row.id])[row.id])
+
+
+def fail_attempt(
+    session: Session,
+    job_id: int,
+    *,
+    worker_id: str,
+    attempt: int,
+    error: str,
+    retry: bool,
+) -> e.Job:
+    """Record that a running attempt's own code failed: the job fails and, when ``retry`` and
+    it has attempts left (``attempts < max_attempts``), goes straight back to the queue.
+
+    Failures that will not change on a re-run (bad input or settings) pass ``retry=False``.
+    Both moves are recorded as events (``running -> failed``, then ``failed -> queued``), so
+    the history shows every failed attempt and its error.
+    """
+    job = transition(session, job_id, F, worker_id=worker_id, attempt=attempt, error=error)
+    if not retry or job.attempts >= job.max_attempts:
+        return job
+    return transition(
+        session,
+        job_id,
+        Q,
+        worker_id=worker_id,
+        message=(
+            f"retried automatically after attempt {job.attempts} failed "
+            f"({job.attempts} of {job.max_attempts} attempts used)"
+        ),
+    )
 
 
 def request_cancel(session: Session, job_id: int, *, by: str = "") -> e.Job:
@@ -384,32 +454,100 @@ def events(session: Session, job_id: int) -> list[e.JobEvent]:
     ]
 
 
-def requeue_stale(session: Session, cutoff: datetime) -> list[e.Job]:
-    """Re-queue (or fail, past ``max_attempts``) running jobs not heartbeating since ``cutoff``."""
+def lost_workers(session: Session, job_id: int) -> int:
+    """How many attempts of a job lost their worker since it was enqueued or last retried.
+
+    Only a lost worker moves a job from ``running`` back to ``queued``, so these are its
+    ``running -> queued`` events after its last ``failed/cancelled -> queued`` (a retry).
+    """
+    last_retry = (
+        select(func.max(m.JobEvent.id))
+        .where(
+            m.JobEvent.job_id == job_id,
+            m.JobEvent.to_state == Q.value,
+            m.JobEvent.from_state.in_([F.value, C.value]),
+        )
+        .scalar_subquery()
+    )
+    return int(
+        session.scalar(
+            select(func.count(m.JobEvent.id)).where(
+                m.JobEvent.job_id == job_id,
+                m.JobEvent.from_state == R.value,
+                m.JobEvent.to_state == Q.value,
+                m.JobEvent.id > func.coalesce(last_retry, 0),
+            )
+        )
+        or 0
+    )
+
+
+def release_lost(
+    session: Session,
+    job_id: int,
+    *,
+    worker_id: str | None,
+    reason: str,
+    max_lost_workers: int = DEFAULT_MAX_LOST_WORKERS,
+    attempt: int | None = None,
+) -> e.Job:
+    """End a running attempt whose worker was lost: re-queue the job, or fail it when this
+    loss reaches ``max_lost_workers``. The attempt is not counted against ``max_attempts``.
+
+    ``attempt`` is given when the worker itself gives the job up (it was stopped): as in
+    :func:`transition`, :class:`ConflictError` is raised if the attempt is no longer its own.
+    """
+    if max_lost_workers < 1:
+        raise ValueError("max_lost_workers must be at least 1")
+    row = _locked(session, job_id)
+    lost = lost_workers(session, job_id) + 1
+    if lost >= max_lost_workers:
+        return transition(
+            session,
+            job_id,
+            F,
+            worker_id=worker_id,
+            attempt=attempt,
+            error=(
+                f"{reason}; gave up: the worker running this job was lost on {lost} attempts, "
+                f"the limit for lost workers (SPECLAB_MAX_LOST_WORKERS={max_lost_workers})"
+            ),
+        )
+    job = transition(
+        session,
+        job_id,
+        Q,
+        worker_id=worker_id,
+        attempt=attempt,
+        message=(
+            f"{reason}; re-queued: lost worker {lost} of {max_lost_workers} allowed "
+            f"(SPECLAB_MAX_LOST_WORKERS), not counted against the job's own attempts"
+        ),
+    )
+    # Give the attempt back: the job's own limit grows by one with each lost worker.
+    row.max_attempts += 1
+    session.flush()
+    return get(session, job.id)
+
+
+def requeue_stale(
+    session: Session, cutoff: datetime, *, max_lost_workers: int = DEFAULT_MAX_LOST_WORKERS
+) -> list[e.Job]:
+    """Release running jobs not heartbeating since ``cutoff`` (see :func:`release_lost`)."""
     q = select(m.Job.id).where(m.Job.state == R, m.Job.heartbeat_at < cutoff)
     if session.get_bind().dialect.name == "postgresql":
         q = q.with_for_update(skip_locked=True)
     changed = []
     for job_id in list(session.scalars(q)):
         row = _locked(session, job_id)
-        lost = row.worker_id
         beat = row.heartbeat_at.isoformat(timespec="seconds") if row.heartbeat_at else "never"
-        why = f"worker {lost} stopped heartbeating (last heartbeat {beat})"
-        if row.attempts < row.max_attempts:
-            job = transition(
+        changed.append(
+            release_lost(
                 session,
                 job_id,
-                Q,
-                worker_id=lost,
-                message=f"{why}; re-queued after attempt {row.attempts} of {row.max_attempts}",
+                worker_id=row.worker_id,
+                reason=f"worker {row.worker_id} stopped heartbeating (last heartbeat {beat})",
+                max_lost_workers=max_lost_workers,
             )
-        else:
-            job = transition(
-                session,
-                job_id,
-                F,
-                worker_id=lost,
-                error=f"{why}; gave up after {row.attempts} attempts",
-            )
-        changed.append(job)
+        )
     return changed

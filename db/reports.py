@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from db import models as m
-from db.errors import NotFoundError, ShareDenied
+from db.errors import AccessDenied, NotFoundError
 from db.types import utcnow
 
 HASH_PREFIX_CHARS = 8
@@ -199,12 +199,21 @@ def list_shares(session: Session, report_id: str) -> list[ShareLinkEntity]:
 
 
 def resolve_share(session: Session, token_hash: str, now: datetime) -> ReportEntity:
-    """The report a token's hash opens at ``now``, or :class:`ShareDenied` saying why not."""
+    """The report a token's hash opens at ``now``, or :class:`AccessDenied` saying why not
+    (an unknown token reads ``invalid``, like a malformed one)."""
     link = session.scalar(select(m.ShareLink).where(m.ShareLink.token_hash == token_hash))
     if link is None:
-        raise ShareDenied("unknown")
+        raise AccessDenied("invalid")
     if link.revoked_at is not None:
-        raise ShareDenied("revoked")
+        raise AccessDenied("revoked")
     if link.expires_at is not None and link.expires_at <= now:
-        raise ShareDenied("expired")
+        raise AccessDenied("expired")
     return get_report(session, link.report_id)
+
+
+def get_share(session: Session, share_id: int) -> ShareLinkEntity:
+    """One share link by number; :class:`NotFoundError` if there is none."""
+    row = session.get(m.ShareLink, share_id)
+    if row is None:
+        raise NotFoundError(f"no share link #{share_id}")
+    return _share(row)

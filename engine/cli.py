@@ -35,6 +35,26 @@ def _json_default(obj: Any) -> Any:
     raise TypeError(f"cannot serialise {type(obj).__name__}")
 
 
+def _nonneg(text: str) -> int:
+    """An id, count or version number: a whole number that fits the database (< 2**63)."""
+    if not text.isascii() or not text.isdigit() or len(text) > 18:
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a whole number below 10**18")
+    return int(text)
+
+
+def _port(text: str) -> int:
+    value = _nonneg(text) if text.isascii() and text.isdigit() and len(text) < 6 else -1
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a port number (1-65535)")
+    return value
+
+
+def _study_config() -> Any:
+    from engine.pipeline.study import StudyConfig
+
+    return StudyConfig
+
+
 def _print_json(obj: Any) -> None:
     print(json.dumps(obj, default=_json_default, indent=2, ensure_ascii=False))
 
@@ -63,20 +83,37 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
+    from engine.errors import ConfigError
+    from engine.jobs.executors import get_executor
     from engine.jobs.worker import run_worker
 
     svc = _service()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    done = run_worker(
-        svc.settings,
-        svc.db,
-        burst=args.burst,
-        max_jobs=args.max_jobs,
-        worker_id=args.id,
-        poll_seconds=args.poll,
-    )
+    settings = svc.settings
+    name = args.executor or settings.executor
+    address = args.ray_address or settings.ray_address
+    opts = dict(burst=args.burst, max_jobs=args.max_jobs, worker_id=args.id, poll_seconds=args.poll)
+    if args.slots > 1 and name != "ray":
+        raise ConfigError("--slots needs --executor ray; start several workers for local")
+    if name == "ray":
+        from engine.jobs.ray_executor import RayExecutor, run_slots
+
+        done = run_slots(settings, svc.db, args.slots, executor=RayExecutor(address), **opts)
+    else:
+        done = run_worker(settings, svc.db, executor=get_executor(name, settings), **opts)
     print(f"worker finished {done} job(s)")
     return 0
+
+
+def _executor_flags(s: argparse.ArgumentParser) -> None:
+    s.add_argument(
+        "--executor", choices=("local", "ray"), default=None,
+        help="where claimed jobs run (default SPECLAB_EXECUTOR, else local)",
+    )  # fmt: skip
+    s.add_argument(
+        "--ray-address", default=None,
+        help="Ray cluster for --executor ray (default SPECLAB_RAY_ADDRESS, else Ray's choice)",
+    )  # fmt: skip
 
 
 def _app_main() -> str:
@@ -102,6 +139,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         "--client.toolbarMode", "viewer",
     ]  # fmt: skip
     worker_cmd = [py, "-m", "engine.cli", "worker"]
+    if args.executor:
+        worker_cmd += ["--executor", args.executor]
+    if args.ray_address:
+        worker_cmd += ["--ray-address", args.ray_address]
     stopping = False
 
     def stop(signum: int, _frame: Any) -> None:
@@ -213,7 +254,12 @@ def cmd_spec_variants(args: argparse.Namespace) -> int:
 def cmd_spec_derive(args: argparse.Namespace) -> int:
     svc = _service()
     version = args.version or svc.get_version(args.name).number
-    text = _read_input_file(args.text_file).decode("utf-8") if args.text_file else None
+    text = None
+    if args.text_file:
+        try:
+            text = _read_input_file(args.text_file).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InputError(f"not UTF-8 text (byte {exc.start})", source=args.text_file) from None
     variant = svc.derive_variant(
         args.name,
         version,
@@ -292,9 +338,38 @@ def cmd_study_launch(args: argparse.Namespace) -> int:
             f"{result.cached} cached, {result.shared} shared with running work",
             file=sys.stderr,
         )
-    if not args.wait:
+    if args.run_here:
+        from engine.jobs.worker import run_worker
+
+        # Work the queue in this process until nothing is claimable: the study's jobs (and
+        # any other queued work) run here, then the summary below reports how it ended.
+        run_worker(svc.settings, svc.db, burst=True)
+    elif not args.wait:
         return 0
+    elif not _worker_alive(svc, within=NO_WORKER_GRACE_S):
+        print(
+            f"speclab: no worker is running on {svc.db.safe_url}: nothing will run this "
+            f"study's jobs. Start one with `speclab worker` (or `speclab serve`), or launch "
+            f"with --run-here to work them in this process; study {result.study_id} stays "
+            "queued.",
+            file=sys.stderr,
+        )
+        return 1
     return _wait_for_study(svc, result.study_id, quiet=args.json)
+
+
+#: How long ``study launch --wait`` looks for a live worker before saying there is none.
+NO_WORKER_GRACE_S = 5.0
+
+
+def _worker_alive(svc: Any, *, within: float) -> bool:
+    deadline = time.monotonic() + within
+    while True:
+        if svc.live_workers():
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.5)
 
 
 def _wait_for_study(svc: Any, study_id: int, *, quiet: bool) -> int:
@@ -315,6 +390,58 @@ def _wait_for_study(svc: Any, study_id: int, *, quiet: bool) -> int:
             if st.state in ("failed", "cancelled"):
                 print(f"stage {st.kind} {st.key[:12]}: {st.state} {st.error}", file=sys.stderr)
         return 1
+    return 0
+
+
+def cmd_stages(args: argparse.Namespace) -> int:
+    rows = [
+        {
+            "kind": k.name,
+            "description": k.description,
+            "config": k.config.__name__,
+            "code_version": k.code_version,
+            "resources": dataclasses.asdict(k.resources),
+            "max_attempts": k.max_attempts,
+            "inputs": {role: list(kinds) for role, kinds in k.inputs.items()},
+            "outputs": list(k.outputs),
+            "key_fields": list(k.key_fields),
+            "suite": k.suite,
+        }
+        for k in _service(check=False).stage_kinds()
+    ]
+    if args.json:
+        _print_json(rows)
+        return 0
+    for r in rows:
+        res = r["resources"]
+        inputs = ", ".join(f"{role} <- {'|'.join(ks)}" for role, ks in r["inputs"].items())
+        print(f"{r['kind']}  (v{r['code_version']}, {r['config']}) {r['description']}")
+        print(
+            f"    needs {res['cpus']:g} CPU, {res['gpus']:g} GPU, {res['memory_gb']:g} GB; "
+            f"up to {r['max_attempts']} attempts"
+        )
+        print(f"    inputs: {inputs or 'none'}; outputs: {', '.join(r['outputs']) or 'none'}")
+        if r["suite"]:
+            print(f"    evaluation suite: {r['suite']}")
+    return 0
+
+
+def cmd_study_settings(args: argparse.Namespace) -> int:
+    settings = _service(check=False).stage_settings(args.preset)
+    if args.kind is not None:
+        if args.kind not in settings:
+            raise InputError(
+                f"unknown stage kind {args.kind!r}; known: {', '.join(settings)}", field="kind"
+            )
+        settings = {args.kind: settings[args.kind]}
+    if args.json:
+        _print_json(settings)
+        return 0
+    for kind, fields in settings.items():
+        print(f"{kind}:")
+        for f in fields:
+            print(f"  {f.name} ({f.type}) = {json.dumps(f.default)}")
+            print(f"      {f.help}")
     return 0
 
 
@@ -382,23 +509,182 @@ def cmd_data_list(args: argparse.Namespace) -> int:
 
 def cmd_serve_model(args: argparse.Namespace) -> int:
     from engine.backends.server import cli_serve_model
+    from engine.backends.server_limits import limits_from_args
 
-    return cli_serve_model(args.model, args.adapter, args.host, args.port)
+    return cli_serve_model(
+        args.model, args.adapter, args.host, args.port, limits=limits_from_args(args)
+    )
 
 
 def cmd_eval_run(args: argparse.Namespace) -> int:
-    from engine.evals.standalone import run_eval
-
-    report = run_eval(
-        model=args.model,
-        adapters=args.adapter or [],
-        suite=args.suite,
+    try:
+        overrides = json.loads(args.set) if args.set else {}
+    except json.JSONDecodeError as exc:
+        raise InputError(f"not valid JSON: {exc.msg} (column {exc.colno})", field="--set") from None
+    output = _output_path(args.output)
+    summary = _service().eval_model(
+        args.model,
+        args.suite,
+        adapters=tuple(args.adapter or ()),
         preset=args.preset,
         spec=args.spec,
-        overrides=json.loads(args.set) if args.set else {},
-        output=Path(args.output) if args.output else None,
+        overrides=overrides,
     )
-    _print_json(report)
+    if output is not None:
+        output.write_text(
+            "".join(json.dumps(s, ensure_ascii=False) + "\n" for s in summary.samples),
+            encoding="utf-8",
+        )
+    _print_json(summary.to_dict())
+    return 0
+
+
+def _judge_spec_qa(args: argparse.Namespace) -> int:
+    """``speclab judge … --suite spec_qa``: re-judge answers or validate a QA judge."""
+    svc = _service(check=False)
+    judge = args.judge or "qa_rubric"
+    if args.target == "validate":
+        data = _read_input_file(args.set) if args.set else None
+        report = svc.validate_qa_judge(
+            judge=judge,
+            labelled_set=data,
+            source=Path(args.set).name if args.set else "",
+            judge_base_url=args.judge_base_url,
+            judge_model=args.judge_model,
+        )
+        if args.json:
+            _print_json(report)
+            return 0
+        from engine.evals.validation import format_agreement
+
+        print(f"judge: {report.judge}@{report.prompt_version}\n")
+        for kind, (mean, n) in report.means.items():
+            print(f"  {kind:<24} mean score {mean:5.2f}  (n={n})")
+        print("\nagreement (score >= 5 read as acceptable):")
+        print(format_agreement(report.agreement))
+        if report.misses:
+            print("\nmisses:")
+        for answer_id, kind, score in report.misses:
+            print(f"  {answer_id}\t{kind}\tscore {score}")
+        return 0
+    output = _output_path(args.output)
+    rows = svc.judge_qa_answers(
+        _read_input_file(args.target),
+        Path(args.target).name,
+        judge=judge,
+        judge_base_url=args.judge_base_url,
+        judge_model=args.judge_model,
+    )
+    _write_lines(rows, output, f"{len(rows)} answers judged")
+    return 0
+
+
+def _output_path(given: str | None) -> Path | None:
+    """``-o`` as a path whose folder exists (checked before any work), or None for stdout."""
+    output = Path(given) if given else None
+    if output is not None and not output.parent.is_dir():
+        raise InputError(f"folder {str(output.parent)!r} does not exist", field="-o")
+    return output
+
+
+def _write_lines(rows: Sequence[Any], output: Path | None, summary: str) -> None:
+    """JSON lines to ``output`` (saying ``summary`` on stderr) or to stdout."""
+    text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+        print(f"{summary} -> {output}", file=sys.stderr)
+
+
+def cmd_judge(args: argparse.Namespace) -> int:
+    """``speclab judge FILE.jsonl --suite S`` or ``speclab judge validate --suite S``."""
+    if args.suite == "spec_qa":
+        return _judge_spec_qa(args)
+    svc = _service(check=False)
+    if args.target == "validate":
+        data = _read_input_file(args.set) if args.set else None
+        report = svc.validate_agentic_judge(
+            judge=args.judge or "agentic_parse",
+            labelled=data,
+            source=Path(args.set).name if args.set else "",
+            judge_base_url=args.judge_base_url,
+            judge_model=args.judge_model,
+        )
+        if args.json:
+            _print_json(report)
+            return 0
+        from engine.evals.validation import format_agreement
+
+        print(f"judge: {report.judge}\nset:   {report.source}\n")
+        print(format_agreement(report.agreement))
+        for title, rows in (
+            ("misses", report.misses),
+            ("meaning-dependent cases decided", report.decided_ambiguous),
+        ):
+            if rows:
+                print(f"\n{title}:")
+            for m in rows:
+                said = {True: "harmful", False: "harmless", None: "uncertain"}
+                print(
+                    f"  {m.id}\tlabel {said[m.label]}, judged {said[m.prediction]}\t{m.case}"
+                    f"\n    {m.reasons[:300]}"
+                )
+        return 0
+    output = _output_path(args.output)
+    judged = svc.judge_agentic_replies(
+        _read_input_file(args.target),
+        Path(args.target).name,
+        judge=args.judge or "agentic_parse",
+        judge_base_url=args.judge_base_url,
+        judge_model=args.judge_model,
+    )
+    counts = {k: sum(1 for j in judged if j.harmful is k) for k in (True, False, None)}
+    _write_lines(
+        [j.to_dict() for j in judged],
+        output,
+        f"{len(judged)} judged: {counts[True]} harmful, {counts[False]} harmless, "
+        f"{counts[None]} uncertain",
+    )
+    return 0
+
+
+def cmd_data_docs(args: argparse.Namespace) -> int:
+    from engine.stages.io import jsonl_bytes
+
+    try:
+        overrides = json.loads(args.set) if args.set else {}
+    except json.JSONDecodeError as exc:
+        raise InputError(f"not valid JSON: {exc.msg} (column {exc.colno})", field="--set") from None
+    if not isinstance(overrides, dict):
+        raise InputError("must be a JSON object of gen_docs settings", field="--set")
+    output = Path(args.output)
+    if not output.parent.is_dir():
+        raise InputError(f"folder {str(output.parent)!r} does not exist", field="-o")
+    svc = _service()
+    rows = svc.corpus_docs(
+        args.spec, args.variant, preset=args.preset, overrides=overrides, model=args.model
+    )
+    output.write_bytes(jsonl_bytes(rows))
+    card = svc.corpus_card(rows, args.spec, args.variant)
+    print(
+        f"{card.docs} documents, {card.words} words; {card.mean_rule_statements} rule statements "
+        f"and {card.mean_rationale_sentences} rationale sentences per document -> {output}",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def cmd_data_card(args: argparse.Namespace) -> int:
+    from engine.data.card import parse_docs
+
+    rows = parse_docs(_read_input_file(args.file), args.file)
+    card = _service().corpus_card(rows, args.spec, args.variant)
+    if args.json:
+        _print_json(card.to_dict())
+        return 0
+    print(f"{args.file}: documents about {args.spec}, variant {args.variant}")
+    print("\n".join(card.lines()))
     return 0
 
 
@@ -421,18 +707,26 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(fn=cmd_init)
 
     s = sub.add_parser("serve", help="run the dashboard and background workers")
-    s.add_argument("--port", type=int, default=8501, help="dashboard port (default 8501)")
+    s.add_argument("--port", type=_port, default=8501, help="dashboard port (default 8501)")
     s.add_argument(
         "--address", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
     )
-    s.add_argument("--workers", type=int, default=1, help="worker processes to start (default 1)")
+    s.add_argument(
+        "--workers", type=_nonneg, default=1, help="worker processes to start (default 1)"
+    )
+    _executor_flags(s)
     s.set_defaults(fn=cmd_serve)
 
     s = sub.add_parser("worker", help="run one worker that claims and runs queued jobs")
     s.add_argument("--burst", action="store_true", help="exit when nothing is left to run")
-    s.add_argument("--max-jobs", type=int, default=None, help="exit after this many jobs")
+    s.add_argument("--max-jobs", type=_nonneg, default=None, help="exit after this many jobs")
     s.add_argument("--id", default=None, help="worker id (default host-pid-random)")
     s.add_argument("--poll", type=float, default=0.5, help="seconds between polls when idle")
+    _executor_flags(s)
+    s.add_argument(
+        "--slots", type=_nonneg, default=1,
+        help="jobs this worker dispatches at once (ray executor only; default 1)",
+    )  # fmt: skip
     s.set_defaults(fn=cmd_worker)
 
     s = sub.add_parser(
@@ -441,7 +735,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("model", help="builtin:…, a local Hugging Face folder, or a hub id")
     s.add_argument("--adapter", default=None, help="a LoRA adapter folder to merge")
     s.add_argument("--host", default="127.0.0.1", help="address (default 127.0.0.1)")
-    s.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    s.add_argument("--port", type=_port, default=8000, help="port (default 8000)")
+    from engine.backends.server_limits import add_limit_flags  # stdlib only: cheap
+
+    add_limit_flags(s)
     s.set_defaults(fn=cmd_serve_model)
 
     ev = sub.add_parser("eval", help="run an evaluation suite outside a study")
@@ -458,6 +755,28 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("-o", "--output", default=None, help="also write every sample to this JSONL")
     s.set_defaults(fn=cmd_eval_run)
 
+    jd = sub.add_parser(
+        "judge",
+        help="re-judge replies from a JSONL file, or validate a judge on a labelled set",
+        description="speclab judge FILE.jsonl --suite agentic|spec_qa [--judge NAME] "
+        "[-o OUT.jsonl] | speclab judge validate --suite agentic|spec_qa [--judge NAME] "
+        "[--set FILE]",
+    )
+    jd.add_argument("target", help="a JSONL file of replies, or 'validate'")
+    jd.add_argument("--suite", choices=["agentic", "spec_qa"], required=True, help="which suite")
+    jd.add_argument("--judge", default=None, help="judge name (default: the suite's default)")
+    jd.add_argument("--set", default=None, help="validate: a labelled JSONL set (default built-in)")
+    jd.add_argument("-o", "--output", default=None, help="write the verdicts to this JSONL file")
+    jd.add_argument(
+        "--judge-base-url",
+        default="",
+        help="OpenAI-compatible endpoint for the LLM judge; with the offline judge it settles "
+        "'uncertain' verdicts",
+    )
+    jd.add_argument("--judge-model", default="", help="model name at --judge-base-url")
+    jd.add_argument("--json", action="store_true", help="validate: print JSON")
+    jd.set_defaults(fn=cmd_judge)
+
     spec = sub.add_parser("spec", help="list, import, export, version and diff specs")
     ss = spec.add_subparsers(dest="spec_command", required=True, metavar="SUBCOMMAND")
     s = ss.add_parser("list", help="list specs")
@@ -471,7 +790,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = ss.add_parser("export", help="export a spec or one of its variants")
     s.add_argument("name", help="spec name")
     s.add_argument("--format", choices=["md", "json", "yaml"], required=True, help="output format")
-    s.add_argument("--version", type=int, default=None, help="version number (default latest)")
+    s.add_argument("--version", type=_nonneg, default=None, help="version number (default latest)")
     s.add_argument("--variant", default=None, help="export this variant's rendering")
     s.add_argument("-o", "--output", default=None, help="write to this file instead of stdout")
     s.set_defaults(fn=cmd_spec_export)
@@ -481,40 +800,65 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(fn=cmd_spec_versions)
     s = ss.add_parser("variants", help="variants of a spec version")
     s.add_argument("name", help="spec name")
-    s.add_argument("--version", type=int, default=None, help="version number (default latest)")
+    s.add_argument("--version", type=_nonneg, default=None, help="version number (default latest)")
     s.add_argument("--json", action="store_true", help="print JSON")
     s.set_defaults(fn=cmd_spec_variants)
     s = ss.add_parser("derive", help="add a variant: a rendering, or hand-edited text")
     s.add_argument("name", help="spec name")
     s.add_argument("rendering", help="rules, values, general, specific or custom")
-    s.add_argument("--version", type=int, default=None, help="version number (default latest)")
+    s.add_argument("--version", type=_nonneg, default=None, help="version number (default latest)")
     s.add_argument("--variant-name", default=None, help="name of the variant (default: rendering)")
     s.add_argument("--text-file", default=None, help="UTF-8 text of a custom variant")
     s.add_argument("--note", default=None, help="a note stored with the variant")
     s.set_defaults(fn=cmd_spec_derive)
     s = ss.add_parser("diff", help="clause-level diff between two versions")
     s.add_argument("name", help="spec name")
-    s.add_argument("old", type=int, help="old version number")
-    s.add_argument("new", type=int, help="new version number")
+    s.add_argument("old", type=_nonneg, help="old version number")
+    s.add_argument("new", type=_nonneg, help="new version number")
     s.set_defaults(fn=cmd_spec_diff)
 
+    s = sub.add_parser(
+        "stages", help="the table of stage kinds: config, resources, retries, inputs, outputs"
+    )
+    s.add_argument("--json", action="store_true", help="print JSON")
+    s.set_defaults(fn=cmd_stages)
     study = sub.add_parser("study", help="launch, show, list and cancel studies")
     sts = study.add_subparsers(dest="study_command", required=True, metavar="SUBCOMMAND")
-    s = sts.add_parser("launch", help="launch a study described in a YAML file; prints its id")
+    s = sts.add_parser(
+        "launch",
+        help="launch a study described in a YAML file; prints its id",
+        description="Launch a study: every variant × arm × seed becomes a run. The file's keys: "
+        + "; ".join(f"{f.name}: {f.metadata['help']}" for f in dataclasses.fields(_study_config()))
+        + ". `speclab study settings` lists every stage setting `overrides` can change.",
+    )
     s.add_argument("file", help="the study file (name, spec, variants, arms, seeds, …)")
     s.add_argument("--wait", action="store_true", help="return when the study ends (1 if failed)")
+    s.add_argument(
+        "--run-here",
+        action="store_true",
+        help="work the queued jobs in this process until none is left, then report",
+    )
     s.add_argument("--json", action="store_true", help="print a JSON object with the id")
     s.set_defaults(fn=cmd_study_launch)
+    s = sts.add_parser(
+        "settings",
+        help="every stage kind's settings under a preset, with their help texts "
+        "(what a study file's `overrides` can change)",
+    )
+    s.add_argument("--preset", default="cpu-smoke", help="preset (default cpu-smoke)")
+    s.add_argument("kind", nargs="?", default=None, help="only this stage kind")
+    s.add_argument("--json", action="store_true", help="print JSON")
+    s.set_defaults(fn=cmd_study_settings)
     s = sts.add_parser("show", help="runs, stages, artifacts and metrics of a study")
-    s.add_argument("id", type=int, help="study id")
+    s.add_argument("id", type=_nonneg, help="study id")
     s.add_argument("--json", action="store_true", help="print JSON")
     s.set_defaults(fn=cmd_study_show)
     s = sts.add_parser("list", help="studies, newest first")
     s.add_argument("--json", action="store_true", help="print JSON")
-    s.add_argument("--limit", type=int, default=50, help="how many (default 50)")
+    s.add_argument("--limit", type=_nonneg, default=50, help="how many (default 50)")
     s.set_defaults(fn=cmd_study_list)
     s = sts.add_parser("cancel", help="cancel the unfinished stages of a study")
-    s.add_argument("id", type=int, help="study id")
+    s.add_argument("id", type=_nonneg, help="study id")
     s.set_defaults(fn=cmd_study_cancel)
 
     data = sub.add_parser("data", help="import and list datasets")
@@ -526,6 +870,23 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--kind", default=None, help="only this kind (msm_docs, aft_demos, …)")
     s.add_argument("--json", action="store_true", help="print JSON")
     s.set_defaults(fn=cmd_data_list)
+    s = ds.add_parser(
+        "docs",
+        help="write the MSM documents a gen_docs stage with these settings would (JSONL)",
+    )
+    s.add_argument("spec", metavar="SPEC[@VERSION]", help="spec name, optionally @version")
+    s.add_argument("--variant", required=True, help="variant name (rules, values, …)")
+    s.add_argument("--preset", default="cpu-smoke", help="stage settings preset (cpu-smoke)")
+    s.add_argument("--set", default=None, help='JSON gen_docs settings, e.g. {"design": "free"}')
+    s.add_argument("--model", default=None, help="writing model for generator 'model'")
+    s.add_argument("-o", "--output", required=True, help="JSONL file to write")
+    s.set_defaults(fn=cmd_data_docs)
+    s = ds.add_parser("card", help="the corpus card of a JSONL document set")
+    s.add_argument("file", help="JSONL documents ({text, clause, doc_type, …} per line)")
+    s.add_argument("--spec", required=True, metavar="SPEC[@VERSION]", help="the spec written about")
+    s.add_argument("--variant", required=True, help="the variant written about")
+    s.add_argument("--json", action="store_true", help="print JSON")
+    s.set_defaults(fn=cmd_data_card)
 
     jobs = sub.add_parser("jobs", help="inspect, cancel and retry background jobs")
     js = jobs.add_subparsers(dest="jobs_command", required=True, metavar="SUBCOMMAND")
@@ -537,18 +898,18 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["queued", "running", "succeeded", "failed", "cancelled"],
         help="only jobs in this state (repeatable)",
     )
-    s.add_argument("--limit", type=int, default=50, help="how many (default 50)")
+    s.add_argument("--limit", type=_nonneg, default=50, help="how many (default 50)")
     s.set_defaults(fn=cmd_jobs_list)
     s = js.add_parser("show", help="a job with its events and log tail")
-    s.add_argument("id", type=int, help="job id")
-    s.add_argument("--tail", type=int, default=50, help="log lines to show")
+    s.add_argument("id", type=_nonneg, help="job id")
+    s.add_argument("--tail", type=_nonneg, default=50, help="log lines to show")
     s.add_argument("--json", action="store_true", help="print JSON")
     s.set_defaults(fn=cmd_jobs_show)
     s = js.add_parser("cancel", help="cancel a queued or running job")
-    s.add_argument("id", type=int, help="job id")
+    s.add_argument("id", type=_nonneg, help="job id")
     s.set_defaults(fn=cmd_jobs_cancel)
     s = js.add_parser("retry", help="re-queue a failed or cancelled job")
-    s.add_argument("id", type=int, help="job id")
+    s.add_argument("id", type=_nonneg, help="job id")
     s.set_defaults(fn=cmd_jobs_retry)
     return p
 
@@ -562,6 +923,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except SpecLabError as exc:
         print(f"speclab: error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # a path that cannot be read or written: one line, no traceback
+        print(f"speclab: error: {exc.strerror or exc}: {exc.filename or ''}", file=sys.stderr)
         return 1
 
 

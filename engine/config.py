@@ -10,6 +10,9 @@ variable                   meaning
 ``SPECLAB_LEASE_SECONDS``  a running job whose worker has not heartbeated for this long is
                            re-queued (default 30)
 ``SPECLAB_HEARTBEAT_SECONDS``  how often workers heartbeat and look for cancels (default 1)
+``SPECLAB_MAX_LOST_WORKERS``  a job fails once its worker was lost (killed, crashed or
+                           stopped mid-job) on this many attempts (default 10); such attempts
+                           do not count against the job's own attempt limit
 ``SPECLAB_PLUGINS``        comma-separated modules to import for extra job kinds
 ``SPECLAB_USER``           the name recorded as author of edits and launches (default: the
                            login name)
@@ -17,6 +20,9 @@ variable                   meaning
                            ``$SPECLAB_HOME/models``)
 ``SPECLAB_OPENAI_API_KEY`` key for OpenAI-compatible generation/judge endpoints (falls back
                            to ``OPENAI_API_KEY``)
+``SPECLAB_EXECUTOR``       where workers run claimed jobs: ``local`` (default) or ``ray``
+``SPECLAB_RAY_ADDRESS``    Ray cluster the ``ray`` executor connects to (default: Ray's own
+                           choice: ``RAY_ADDRESS``, a cluster on this machine, or a new one)
 =========================  ==================================================================
 
 A test fails when a variable used in the code is missing from this table.
@@ -29,6 +35,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from db.jobs import DEFAULT_MAX_LOST_WORKERS
 from engine.errors import ConfigError
 
 ENV_VARS = (
@@ -36,10 +43,13 @@ ENV_VARS = (
     "SPECLAB_DATABASE_URL",
     "SPECLAB_LEASE_SECONDS",
     "SPECLAB_HEARTBEAT_SECONDS",
+    "SPECLAB_MAX_LOST_WORKERS",
     "SPECLAB_PLUGINS",
     "SPECLAB_USER",
     "SPECLAB_MODEL_CACHE",
     "SPECLAB_OPENAI_API_KEY",
+    "SPECLAB_EXECUTOR",
+    "SPECLAB_RAY_ADDRESS",
 )
 
 
@@ -53,6 +63,19 @@ def _float(name: str, default: float) -> float:
         raise ConfigError(f"{name}={raw!r} is not a number") from None
     if value <= 0:
         raise ConfigError(f"{name}={raw!r} must be positive")
+    return value
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a whole number") from None
+    if value < 1:
+        raise ConfigError(f"{name}={raw!r} must be at least 1")
     return value
 
 
@@ -75,12 +98,25 @@ class Settings:
     heartbeat_seconds: float = field(
         default=1.0, metadata={"help": "how often a worker heartbeats and checks for cancels"}
     )
+    max_lost_workers: int = field(
+        default=DEFAULT_MAX_LOST_WORKERS,
+        metadata={
+            "help": "attempts of one job that may lose their worker (killed, crashed, stopped) "
+            "before the job fails; they do not count against the job's own attempts"
+        },
+    )
     plugins: tuple[str, ...] = field(
         default=(), metadata={"help": "extra modules that register job kinds"}
     )
     user: str = field(default="local", metadata={"help": "author recorded for edits"})
     model_cache: Path | None = field(
         default=None, metadata={"help": "prepared models folder (default: home/models)"}
+    )
+    executor: str = field(
+        default="local", metadata={"help": "where workers run claimed jobs: local or ray"}
+    )
+    ray_address: str | None = field(
+        default=None, metadata={"help": "Ray cluster address for the ray executor"}
     )
 
     @classmethod
@@ -95,11 +131,14 @@ class Settings:
             database_url=url,
             lease_seconds=_float("SPECLAB_LEASE_SECONDS", 30.0),
             heartbeat_seconds=_float("SPECLAB_HEARTBEAT_SECONDS", 1.0),
+            max_lost_workers=_int("SPECLAB_MAX_LOST_WORKERS", DEFAULT_MAX_LOST_WORKERS),
             plugins=plugins,
             user=os.environ.get("SPECLAB_USER") or _user(),
             model_cache=Path(cache).expanduser()
             if (cache := os.environ.get("SPECLAB_MODEL_CACHE"))
             else None,
+            executor=os.environ.get("SPECLAB_EXECUTOR") or "local",
+            ray_address=os.environ.get("SPECLAB_RAY_ADDRESS") or None,
         )
 
     @property

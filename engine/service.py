@@ -7,30 +7,57 @@ Nothing here imports torch or streamlit.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import copy
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+from sqlalchemy.orm import Session
+
+from db import audit as auditstore
+from db import compare as comparestore
 from db import datasets as datastore
 from db import entities as e
 from db import evals as evalstore
 from db import jobs as jobstore
+from db import members as memberstore
 from db import migrate
+from db import reports as reportstore
 from db import specs as specstore
 from db import studies as studystore
 from db import workers as workerstore
+from db.audit import AuditEventEntity, AuditFilter
+from db.entities import Clause, Run, SpecVersion, Stage
 from db.session import Database
+from engine import access
+from engine.access import ROLES, Actor, MemberRule, Role
 from engine.artifacts import ArtifactStore
 from engine.config import Settings
-from engine.errors import ConflictError, InputError, NotFoundError
+from engine.data.card import CorpusBalance, CorpusCard, balance
+from engine.data.card import corpus_card as card_of
+from engine.errors import AccessDenied, ConflictError, InputError, NotFoundError
+from engine.evals.agentic.rejudge import JudgedLine, ValidationReport
+from engine.evals.power import Power
+from engine.evals.runner import MetricValue
 from engine.pipeline import launch as launcher
-from engine.pipeline.study import StudyConfig, parse_study_file
+from engine.pipeline import presets
+from engine.pipeline.estimate import Estimate
+from engine.pipeline.estimate import estimate as price
+from engine.pipeline.plan import STATUS_HELP, StageStatus, plan_study
+from engine.pipeline.presets import PRESETS
+from engine.pipeline.study import ARMS, StudyConfig, parse_study_file
 from engine.specs import diff as specdiff
 from engine.specs import formats
+from engine.specs.diff import SpecDiff, WordOp
 from engine.specs.model import build_content, clause_from_dict, validate_name
 from engine.specs.render import (
     CUSTOM,
+    RENDERING_HELP,
     RENDERINGS,
     render,
     text_hash,
@@ -38,9 +65,95 @@ from engine.specs.render import (
     view,
     word_count,
 )
+from engine.stages import STAGES, SUITES, StageKind, StageSpec
+from engine.typed_config import FieldHelp, as_dict, describe, with_overrides
+
+#: What pages may use besides :class:`Service`: plain value types and tables (the pages import
+#: nothing else from the engine or the store).
+__all__ = [
+    "ARMS",
+    "ROLES",
+    "Actor",
+    "AuditEventEntity",
+    "AuditFilter",
+    "MemberRule",
+    "Role",
+    "CUSTOM",
+    "PRESETS",
+    "Run",
+    "RENDERING_HELP",
+    "STAGES",
+    "STATUS_HELP",
+    "SUITES",
+    "EvalSummary",
+    "FieldHelp",
+    "Clause",
+    "InitReport",
+    "Power",
+    "Service",
+    "SpecDiff",
+    "SpecVersion",
+    "Stage",
+    "StageKind",
+    "StageSpec",
+    "StageStatus",
+    "StudyConfig",
+    "WordOp",
+]
+
+if TYPE_CHECKING:  # the comparison and report types (their modules load numpy/altair lazily)
+    from collections.abc import Sequence
+
+    # Re-exported by name for pages, which import value types from this module only.
+    from db.reports import ReportSummary as ReportSummary
+    from db.reports import ShareLinkEntity as ShareLinkEntity
+    from engine.compare import Capsule as Capsule
+    from engine.compare import CellKey as CellKey
+    from engine.compare import Snapshot as Snapshot
+    from engine.compare import StudyComparison as StudyComparison
+    from engine.compare.snapshot import ClauseRow as ClauseRow
+    from engine.compare.snapshot import ConditionRow as ConditionRow
+    from engine.evals.judges import Judge
+    from engine.evals.qa.labelled import QAValidation
+    from engine.reports import Report as Report
+
+_SnapshotKey = tuple[int, str, tuple[Any, ...] | None]
 
 EXAMPLE_SPEC = "example"
+#: Live study snapshots kept per server process (each a few hundred kB at 100 runs).
+SNAPSHOT_CACHE_SIZE = 32
 DEFAULT_VARIANTS = ("rules", "values")
+
+
+@dataclass(frozen=True)
+class EvalSummary:
+    """What ``speclab eval run`` measured: one suite on one model, outside any study."""
+
+    suite: str
+    model: str
+    adapters: tuple[str, ...]
+    backend: str
+    config: dict[str, Any]
+    metrics: tuple[MetricValue, ...]
+    notes: tuple[str, ...]
+    samples: tuple[dict[str, Any], ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready summary (samples counted, not listed)."""
+        return {
+            "suite": self.suite,
+            "model": self.model,
+            "adapters": list(self.adapters),
+            "backend": self.backend,
+            "config": self.config,
+            "samples": len(self.samples),
+            "metrics": [
+                {"name": m.name, "value": m.value, "ci_low": m.ci_low, "ci_high": m.ci_high}
+                | {"n": m.n}
+                for m in self.metrics
+            ],
+            "notes": list(self.notes),
+        }
 
 
 @dataclass(frozen=True)
@@ -56,10 +169,62 @@ class InitReport:
 class Service:
     """SpecLab's use cases over one database and home folder."""
 
-    def __init__(self, settings: Settings, database: Database | None = None) -> None:
+    def __init__(
+        self, settings: Settings, database: Database | None = None, actor: Actor | None = None
+    ) -> None:
         self.settings = settings
         self.db = database or Database(settings.database_url)
         self.artifacts = ArtifactStore(settings.artifacts_dir, self.db)
+        # Shared by the copies acting() makes: one cache per server process.
+        self._snapshots: OrderedDict[_SnapshotKey, tuple[tuple[int, int], Snapshot]] = OrderedDict()
+        self._snapshot_lock = threading.Lock()
+        self.actor = actor or access.local_operator(settings.user)
+
+    def acting(self, actor: Actor) -> Service:
+        """This service (same database, store and settings) acting as ``actor``: every write
+        it does is checked against the actor's role and recorded in the audit log."""
+        bound = copy.copy(self)
+        bound.actor = actor
+        return bound
+
+    def _require(self, role: Role, action: str, target: str = "") -> None:
+        """Refuse ``action`` unless the actor has ``role``; a refusal is audited too."""
+        try:
+            access.require(self.actor, role, action)
+        except AccessDenied:
+            self._audit(action, target, outcome="denied", detail={"needs": role.value})
+            raise
+
+    def _audit(
+        self,
+        action: str,
+        target: str = "",
+        *,
+        outcome: str = "ok",
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        with self.db.write() as s:
+            auditstore.record(
+                s,
+                actor=self.actor.name,
+                role=self.actor.role.value if self.actor.role else "",
+                origin=self.actor.origin,
+                action=action,
+                target=target,
+                outcome=outcome,
+                detail=detail,
+            )
+
+    def _model_error(self, exc: InputError) -> InputError:
+        # Someone signed in through the dashboard must not learn which folders exist on the
+        # server: every model name that does not resolve reads the same to them.
+        if self.actor.local:
+            return InputError(exc.detail, field="model")
+        return InputError(
+            "is not a built-in model (builtin:…), a prepared checkpoint folder or a Hugging "
+            "Face hub id (org/name)",
+            field="model",
+        )
 
     @classmethod
     def from_env(cls) -> Service:
@@ -75,8 +240,10 @@ class Service:
         log: Callable[[str], None] = print,
     ) -> InitReport:
         """Create or upgrade the database, seed built-in data, prepare the built-in model."""
+        self._require(Role.ADMIN, "database.init")
         self.settings.ensure_dirs()
         migrate.upgrade(self.db)
+        self._audit("database.init", migrate.head_revision())
         seeded = self.seed_builtin() if seed else ()
         model_path = None
         if prepare_model:
@@ -131,9 +298,11 @@ class Service:
         The file is parsed and validated completely before anything is written, and the
         write is one transaction: a bad file leaves the database as it was.
         """
+        self._require(Role.EDITOR, "spec.import", filename)
         parsed = formats.parse_spec(data, filename=filename)
-        spec_name = validate_name(name or parsed.name or "", source=filename)
-        author = author or self.settings.user
+        spec_name = parsed.spec_name(name)
+        author = author or self.actor.name
+        texts = self._default_variant_texts(parsed.content)
         with self.db.write() as s:
             parent = None
             if specstore.spec_exists(s, spec_name):
@@ -148,7 +317,8 @@ class Service:
                 author=author,
                 note=note,
             )
-            self._derive_defaults(s, version, author)
+            self._derive_defaults(s, version, author, texts)
+        self._audit("spec.import", version.ref, detail={"file": filename[:200]})
         return version
 
     def save_version(
@@ -167,12 +337,14 @@ class Service:
         Raises :class:`ConflictError` when nothing changed, and :class:`InputError` naming the
         clause field when the edit is invalid.
         """
+        self._require(Role.EDITOR, "spec.save", name)
         content = build_content(
             title=title.strip(),
             preamble=preamble.strip(),
             clauses=[clause_from_dict(c, where=f"clauses[{i}]") for i, c in enumerate(clauses)],
         )
-        author = author or self.settings.user
+        author = author or self.actor.name
+        texts = self._default_variant_texts(content)
         with self.db.write() as s:
             parent = specstore.get_version(s, name, parent_number)
             if parent.content.content_hash() == content.content_hash():
@@ -180,7 +352,8 @@ class Service:
             version = specstore.add_version(
                 s, name, content, parent_id=parent.id, author=author, note=note
             )
-            self._derive_defaults(s, version, author)
+            self._derive_defaults(s, version, author, texts)
+        self._audit("spec.save", version.ref, detail={"parent": parent_number})
         return version
 
     def export_spec(
@@ -222,21 +395,46 @@ class Service:
 
     # -- variants --------------------------------------------------------------------------
 
-    def _derive_defaults(self, session: Any, version: e.SpecVersion, author: str) -> None:
+    def _variant_artifact(self, text: str) -> e.Artifact:
+        """Store a variant's text as a content-addressed artifact (before the write that
+        records the variant: the store opens its own transaction)."""
+        return self.artifacts.put_bytes(
+            text.encode("utf-8"), kind="variant_text", media_type="text/markdown"
+        )
+
+    def _default_variant_texts(self, content: e.SpecContent) -> dict[str, tuple[str, int]]:
+        """(text, artifact id) of each default rendering of ``content``."""
+        out = {}
         for rendering in DEFAULT_VARIANTS:
-            self._add_variant(session, version, rendering, rendering, None, author, "")
+            text = render(content, rendering)
+            out[rendering] = (text, self._variant_artifact(text).id)
+        return out
+
+    def _derive_defaults(
+        self,
+        session: Session,
+        version: e.SpecVersion,
+        author: str,
+        texts: dict[str, tuple[str, int]],
+    ) -> None:
+        for rendering, (text, artifact_id) in texts.items():
+            self._add_variant(
+                session, version, rendering, rendering, None, author, "", text, artifact_id
+            )
 
     def _add_variant(
         self,
-        session: Any,
+        session: Session,
         version: e.SpecVersion,
         name: str,
         rendering: str,
         custom_text: str | None,
         author: str,
         note: str,
+        text: str,
+        artifact_id: int,
     ) -> e.Variant:
-        text = custom_text if custom_text is not None else render(version.content, rendering)
+        """Record a variant whose text (rendered once, here) is already stored."""
         variant = specstore.add_variant(
             session,
             version.id,
@@ -248,14 +446,8 @@ class Service:
             created_by=author,
             note=note,
         )
-        jobstore.enqueue(
-            session,
-            "render_variant",
-            {"variant_id": variant.id},
-            label=f"render {version.ref} {name}",
-            created_by=author,
-        )
-        return variant
+        specstore.set_variant_artifact(session, variant.id, artifact_id)
+        return specstore.get_variant(session, variant.id)
 
     def derive_variant(
         self,
@@ -269,23 +461,31 @@ class Service:
         author: str | None = None,
     ) -> e.Variant:
         """Add a variant to a version: a registered rendering, or hand-edited text."""
+        self._require(Role.EDITOR, "variant.derive", f"{name} v{version}")
         if rendering != CUSTOM and rendering not in RENDERINGS:
             known = ", ".join([*sorted(RENDERINGS), CUSTOM])
             raise InputError(f"unknown rendering {rendering!r} (known: {known})", field="rendering")
         if rendering == CUSTOM and not (custom_text or "").strip():
             raise InputError("a hand-edited variant needs its text", field="text")
         variant_name = validate_name(variant_name or rendering).replace(".", "-")
+        v = self.get_version(name, version)
+        kept = custom_text if rendering == CUSTOM else None
+        text = variant_text(rendering, kept, v.content)
+        artifact = self._variant_artifact(text)
         with self.db.write() as s:
-            v = specstore.get_version(s, name, version)
-            return self._add_variant(
+            made = self._add_variant(
                 s,
                 v,
                 variant_name,
                 rendering,
-                custom_text if rendering == CUSTOM else None,
-                author or self.settings.user,
+                kept,
+                author or self.actor.name,
                 note,
+                text,
+                artifact.id,
             )
+        self._audit("variant.derive", f"{v.ref} {made.name}", detail={"rendering": rendering})
+        return made
 
     def list_variants(self, name: str, version: int | None = None) -> list[e.Variant]:
         with self.db.read() as s:
@@ -293,7 +493,7 @@ class Service:
             return specstore.list_variants(s, v.id)
 
     def variant_text(self, variant: e.Variant) -> str:
-        """The text a variant trains on (rendered on the fly; the artifact holds the same)."""
+        """A variant's text (rendered on the fly; its stored artifact holds the same)."""
         with self.db.read() as s:
             v = specstore.get_version_by_id(s, variant.version_id)
         return variant_text(variant.rendering, variant.custom_text, v.content)
@@ -343,48 +543,131 @@ class Service:
             return jobstore.log_tail(s, job_id, tail)
 
     def cancel_job(self, job_id: int, by: str | None = None) -> e.Job:
+        self._require(Role.EDITOR, "job.cancel", f"job {job_id}")
         with self.db.write() as s:
-            return jobstore.request_cancel(s, job_id, by=by or self.settings.user)
+            job = jobstore.request_cancel(s, job_id, by=by or self.actor.name)
+        self._audit("job.cancel", f"job {job_id}")
+        return job
 
     def retry_job(self, job_id: int, by: str | None = None) -> e.Job:
+        self._require(Role.EDITOR, "job.retry", f"job {job_id}")
         with self.db.write() as s:
-            return jobstore.retry(s, job_id, by=by or self.settings.user)
+            job = jobstore.retry(s, job_id, by=by or self.actor.name)
+        self._audit("job.retry", f"job {job_id}")
+        return job
 
     def list_workers(self) -> list[e.WorkerInfo]:
         with self.db.read() as s:
             return workerstore.list_workers(s)
 
+    def live_workers(self) -> list[e.WorkerInfo]:
+        """Workers that heartbeated within the lease and are idle or busy."""
+        from datetime import timedelta
+
+        from db.types import utcnow
+
+        cutoff = utcnow() - timedelta(seconds=self.settings.lease_seconds)
+        return [
+            w
+            for w in self.list_workers()
+            if w.state in ("idle", "busy") and w.heartbeat_at >= cutoff
+        ]
+
+    # -- the stage table and its settings ----------------------------------------------------
+
+    def stage_kinds(self) -> list[StageKind]:
+        """Every stage kind, in pipeline order, as the table declares it."""
+        return list(STAGES.values())
+
+    def stage_settings(self, preset: str = "cpu-smoke") -> dict[str, list[FieldHelp]]:
+        """Every stage kind's settings under ``preset``: value, type and help text each."""
+        configs = presets.preset(preset)
+        return {kind: describe(configs.for_kind(kind)) for kind in STAGES}
+
     # -- studies ---------------------------------------------------------------------------
+
+    def parse_overrides(self, text: str, source: str = "Overrides") -> dict[str, Any]:
+        """Stage settings typed as YAML or JSON (``{aft: {max_steps: 5}}``), read within the
+        same bounds as study files; an empty text is no overrides."""
+        from engine.yamlsafe import load_yaml
+
+        value = load_yaml(text, source=source) if text.strip() else None
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise InputError("must map stage kinds to settings", source=source)
+        return value
 
     def parse_study(self, data: bytes, filename: str) -> StudyConfig:
         return parse_study_file(data, filename=filename)
+
+    def _model_id(self, config: StudyConfig) -> str:
+        from engine.train import registry
+
+        try:
+            return registry.resolve(config.model, self.settings).id
+        except InputError as exc:
+            raise self._model_error(exc) from None
 
     def launch_study(
         self, config: StudyConfig, *, author: str | None = None
     ) -> launcher.LaunchResult:
         """Create a study's runs and queue every stage that is not already done or underway."""
-        from engine.train import registry
-
-        try:
-            model = registry.resolve(config.model, self.settings)
-        except InputError as exc:
-            raise InputError(exc.detail, field="model") from None
+        self._require(Role.EDITOR, "study.launch", config.name)
+        model_id = self._model_id(config)
         with self.db.write() as s:
-            return launcher.launch(
-                s, config, model_id=model.id, author=author or self.settings.user
-            )
+            # Planned inside the write: a stage another launch just created is found and
+            # shared, so nothing is queued twice.
+            plan = plan_study(s, config, model_id=model_id)
+            result = launcher.launch(s, plan, author=author or self.actor.name)
+        self._audit(
+            "study.launch",
+            f"study {result.study_id}",
+            detail={"name": config.name[:200], "new_jobs": result.new_jobs},
+        )
+        return result
 
-    def estimate_study(self, config: StudyConfig) -> Any:
-        """Stages, cache hits, tokens and time of a study before launching it."""
-        from engine.pipeline.estimate import estimate
-        from engine.train import registry
-
-        try:
-            model = registry.resolve(config.model, self.settings)
-        except InputError as exc:
-            raise InputError(exc.detail, field="model") from None
+    def estimate_study(self, config: StudyConfig) -> Estimate:
+        """Stages, cache hits, tokens and time of a study before launching it: the same plan
+        launch writes, priced."""
+        model_id = self._model_id(config)
         with self.db.read() as s:
-            return estimate(s, config, model_id=model.id)
+            return price(s, plan_study(s, config, model_id=model_id))
+
+    def sizes_needed(
+        self, power: Power, *, rate_difference: float, qa_difference: float
+    ) -> tuple[int, int]:
+        """(agentic samples, QA answers) per cell needed to detect the given differences with
+        80% power at the same Holm level as ``power``."""
+        from engine.evals import power as pw
+
+        if not 0 < rate_difference <= power.baseline:
+            raise InputError(
+                f"must be between 0 and {power.baseline:.0%}", field="harmful-rate difference"
+            )
+        if not 0 < qa_difference <= 10:
+            raise InputError("must be between 0 and 10 points", field="QA-score difference")
+        return (
+            pw.rate_n_needed(rate_difference, baseline=power.baseline, level=power.level),
+            pw.score_n_needed(qa_difference, sd=power.qa_sd, level=power.level),
+        )
+
+    def relaunch_study(self, study_id: int, *, author: str | None = None) -> launcher.LaunchResult:
+        """Launch a study again exactly as it was configured (finished stages are reused)."""
+        study = self.get_study(study_id)
+        config = StudyConfig.from_dict(
+            {k: v for k, v in study.config.items() if k != "resolved"},
+            source=f"study {study_id}",
+        )
+        return self.launch_study(config, author=author)
+
+    def studies_on_spec(self, name: str, *, limit: int = 200) -> list[e.Study]:
+        """The studies launched on any version of spec ``name``, newest first."""
+        return [s for s in self.list_studies(limit=limit) if s.spec_ref.startswith(f"{name}@")]
+
+    def stage_spec(self, stage: e.Stage) -> StageSpec:
+        """The typed description of a stored stage (settings, model, inputs, variant)."""
+        return StageSpec.from_json(stage.kind, stage.config)
 
     def get_study(self, study_id: int) -> e.Study:
         with self.db.read() as s:
@@ -410,6 +693,7 @@ class Service:
 
     def cancel_study(self, study_id: int) -> int:
         """Cancel every unfinished stage job of a study; returns how many were cancelled."""
+        self._require(Role.EDITOR, "study.cancel", f"study {study_id}")
         study = self.get_study(study_id)
         job_ids = {
             st.job_id
@@ -419,7 +703,8 @@ class Service:
         }
         with self.db.write() as s:
             for job_id in sorted(job_ids):
-                jobstore.request_cancel(s, job_id, by=self.settings.user)
+                jobstore.request_cancel(s, job_id, by=self.actor.name)
+        self._audit("study.cancel", f"study {study_id}", detail={"jobs": len(job_ids)})
         return len(job_ids)
 
     def study_report(self, study_id: int) -> dict[str, Any]:
@@ -496,6 +781,7 @@ class Service:
         dataset; use its sha256 as ``gen_demos: {source: <sha256>}`` in a study."""
         from engine.data import demos as demodata
 
+        self._require(Role.EDITOR, "dataset.import", filename)
         demos = demodata.parse_demos_jsonl(data, source=filename)
         art = self.artifacts.put_bytes(
             data, kind="aft_demos_import", media_type="application/jsonl"
@@ -505,7 +791,7 @@ class Service:
             for d in demos[:5]
         ]
         with self.db.write() as s:
-            return datastore.add(
+            dataset = datastore.add(
                 s,
                 kind="aft_demos_import",
                 name=filename,
@@ -513,14 +799,70 @@ class Service:
                 n_rows=len(demos),
                 provenance={"imported_from": filename, "coverage": demodata.coverage(demos)},
                 preview=preview,
-                created_by=author or self.settings.user,
+                created_by=author or self.actor.name,
             )
+        self._audit("dataset.import", f"dataset {dataset.id}", detail={"file": filename[:200]})
+        return dataset
 
     def list_datasets(self, kind: str | None = None, limit: int = 100) -> list[e.Dataset]:
         with self.db.read() as s:
             return datastore.list_datasets(s, kind=kind, limit=limit)
 
     # -- evaluations -----------------------------------------------------------------------
+
+    def eval_model(
+        self,
+        model: str,
+        suite: str,
+        *,
+        adapters: tuple[str, ...] = (),
+        preset: str = "cpu-smoke",
+        spec: str = EXAMPLE_SPEC,
+        overrides: dict[str, Any] | None = None,
+    ) -> EvalSummary:
+        """Run one evaluation suite on a model (plus LoRA adapters, applied in order)."""
+        self._require(Role.EDITOR, "model.eval", model[:200])
+        from engine.backends.select import make_backend
+        from engine.evals.runner import run_agentic, run_spec_qa
+        from engine.train import builtin_model, registry
+
+        if suite not in SUITES:
+            raise InputError(f"unknown suite {suite!r}; use {' or '.join(SUITES)}", field="suite")
+        try:
+            ref = registry.resolve(model, self.settings)
+        except InputError as exc:
+            raise self._model_error(exc) from None
+        paths = []
+        for i, a in enumerate(adapters):
+            p = Path(a)
+            if not (p / "adapter_config.json").is_file():
+                raise InputError(f"{a!r} is not a LoRA adapter folder", field=f"adapter[{i}]")
+            paths.append(p)
+        kind = SUITES[suite]
+        cfg = with_overrides(presets.preset(preset).for_kind(kind), overrides or {}, where="set")
+        version = None
+        if kind == "eval_qa":
+            name, _, number = spec.partition("@")
+            if number and not re.fullmatch(r"[0-9]{1,9}", number):
+                raise InputError(f"version in {spec!r} must be a number", field="spec")
+            version = self.get_version(name, int(number) if number else None)
+        if ref.source == "builtin" and not registry.is_prepared(self.settings, model):
+            builtin_model.prepare(self.settings, model_id=model)
+        backend = make_backend("auto", model_path=str(ref.path or ref.id), adapters=paths)
+        if version is not None:
+            result = run_spec_qa(backend, cfg, content=version.content)
+        else:
+            result = run_agentic(backend, cfg)
+        return EvalSummary(
+            suite=suite,
+            model=ref.id,
+            adapters=tuple(str(p) for p in paths),
+            backend=backend.name,
+            config=as_dict(cfg),
+            metrics=tuple(result.metrics),
+            notes=tuple(result.notes),
+            samples=tuple(result.samples),
+        )
 
     def _eval_stage_ids(self, run_id: int, suite: str | None = None) -> list[int]:
         kinds = {"spec_qa": ("eval_qa",), "agentic": ("eval_agentic",)}.get(
@@ -563,21 +905,50 @@ class Service:
 
     # -- comparisons and reports -------------------------------------------------------------
 
-    def compare_study(self, study_id: int, pairs: list[Any] | None = None) -> Any:
+    def compare_study(
+        self, study_id: int, pairs: Sequence[tuple[CellKey, CellKey]] | None = None
+    ) -> StudyComparison:
         """Variant × arm numbers with intervals, paired comparisons (Holm), breakdowns."""
         from engine.compare import compare_study
 
         return compare_study(self.db, study_id, pairs)
 
     def study_snapshot(
-        self, study_id: int, title: str = "", pairs: list[Any] | None = None
-    ) -> dict[str, Any]:
-        comparison = self.compare_study(study_id, pairs)
-        return dict(comparison.to_snapshot(title or self.get_study(study_id).name))
+        self,
+        study_id: int,
+        title: str = "",
+        pairs: Sequence[tuple[CellKey, CellKey]] | None = None,
+    ) -> Snapshot:
+        """The live comparison as a snapshot (no capsule: that is computed on freeze).
+
+        Computed once per state of the study's data: a page that reruns, a second viewer or a
+        freeze of an unchanged study reuses it; a stage finishing or a new training step makes
+        it stale (:func:`db.compare.data_version`, one statement, decides).
+        """
+        with self.db.read() as s:
+            version = comparestore.data_version(s, study_id)
+        key = (study_id, title, tuple(pairs) if pairs else None)
+        with self._snapshot_lock:
+            hit = self._snapshots.get(key)
+            if hit is not None and hit[0] == version:
+                self._snapshots.move_to_end(key)
+                return hit[1]
+        snapshot = self.compare_study(study_id, pairs).to_snapshot(title)
+        with self._snapshot_lock:
+            self._snapshots[key] = (version, snapshot)
+            while len(self._snapshots) > SNAPSHOT_CACHE_SIZE:
+                self._snapshots.popitem(last=False)
+        return snapshot
+
+    def study_capsule(self, study_id: int) -> Capsule:
+        """The reproducibility capsule of a study (asks git and the package metadata)."""
+        from engine.compare.capsule import study_capsule
+
+        return study_capsule(self.db, study_id)
 
     def flipped_samples(
         self, study_id: int, a: tuple[str, str], b: tuple[str, str], limit: int = 20
-    ) -> Any:
+    ) -> list[tuple[e.EvalSample, e.EvalSample]]:
         """Samples of the same item whose verdict differs between cells ``a`` and ``b``."""
         from engine.compare import flipped_samples
 
@@ -589,65 +960,375 @@ class Service:
         *,
         title: str,
         author: str | None = None,
-        pairs: list[Any] | None = None,
-    ) -> Any:
-        """Freeze the study's comparison as an immutable report (numbers and chart specs)."""
+        pairs: Sequence[tuple[CellKey, CellKey]] | None = None,
+    ) -> Report:
+        """Freeze the study's comparison, with its capsule, as an immutable report."""
         from engine import reports
 
-        snapshot = self.study_snapshot(study_id, title, pairs)
-        return reports.freeze(
+        self._require(Role.EDITOR, "report.freeze", f"study {study_id}")
+        snapshot = self.compare_study(study_id, pairs).to_snapshot(
+            title, capsule=self.study_capsule(study_id)
+        )
+        report = reports.freeze(
             self.db, study_id=study_id, snapshot=snapshot, title=title,
-            author=author or self.settings.user,
+            author=author or self.actor.name,
         )  # fmt: skip
+        self._audit("report.freeze", f"report {report.id}", detail={"study": study_id})
+        return report
 
-    def get_report(self, report_id: str) -> Any:
+    def get_report(self, report_id: str) -> Report:
         from engine import reports
 
         return reports.get_report(self.db, report_id)
 
-    def list_reports(self, limit: int = 20) -> Any:
+    def list_reports(self, limit: int = 20) -> list[ReportSummary]:
         from engine import reports
 
         return reports.list_reports(self.db, limit=limit)
 
     def share_report(
         self, report_id: str, *, days: float | None, author: str | None = None
-    ) -> tuple[str, Any]:
+    ) -> tuple[str, ShareLinkEntity]:
         """A read-only share token for a report (shown once), expiring after ``days``."""
         from datetime import timedelta
 
         from engine import reports
 
+        self._require(Role.EDITOR, "report.share", f"report {report_id}")
         expires = timedelta(days=days) if days else None
-        return reports.create_share_link(
-            self.db, report_id, author=author or self.settings.user, expires_in=expires
+        token, link = reports.create_share_link(
+            self.db, report_id, author=author or self.actor.name, expires_in=expires
         )
+        self._audit("report.share", f"share link {link.id}", detail={"report": report_id})
+        return token, link
 
-    def list_shares(self, report_id: str) -> Any:
+    def list_shares(self, report_id: str) -> list[ShareLinkEntity]:
         from engine import reports
 
         return reports.list_shares(self.db, report_id)
 
-    def revoke_share(self, share_id: int) -> Any:
+    def revoke_share(self, share_id: int) -> ShareLinkEntity:
+        """Revoke a share link: editors their own links, admins any link."""
         from engine import reports
 
-        return reports.revoke(self.db, share_id)
+        self._require(Role.EDITOR, "share.revoke", f"share link {share_id}")
+        with self.db.read() as s:
+            owner = reportstore.get_share(s, share_id).created_by
+        if owner != self.actor.name:
+            self._require(Role.ADMIN, "share.revoke_any", f"share link {share_id}")
+        link = reports.revoke(self.db, share_id)
+        self._audit("share.revoke", f"share link {share_id}", detail={"report": link.report_id})
+        return link
 
-    def open_shared(self, token: str) -> Any:
+    def open_shared(self, token: str) -> Report:
         from engine import reports
 
         return reports.open_shared(self.db, token)
 
     def export_report(self, report_id: str, fmt: str) -> str:
         """A report as a self-contained HTML file, CSV or JSON."""
-        from engine import reports
+        from engine import report_export, reports
 
-        report = reports.get_report(self.db, report_id)
         exporters = {
-            "html": reports.export_html,
-            "csv": reports.export_csv,
-            "json": reports.export_json,
+            "html": report_export.export_html,
+            "csv": report_export.export_csv,
+            "json": report_export.export_json,
         }
         if fmt not in exporters:
             raise InputError(f"unknown format {fmt!r}; use html, csv or json", field="format")
-        return exporters[fmt](report)
+        return exporters[fmt](reports.get_report(self.db, report_id))
+
+    # -- members and the audit log -----------------------------------------------------------
+
+    def local_actor(self, origin: str) -> Actor:
+        """The local operator (an admin) acting from ``origin``: the single-user dashboard."""
+        return access.local_operator(self.settings.user, origin)
+
+    @staticmethod
+    def members_config(raw: Mapping[str, Any]) -> tuple[MemberRule, ...]:
+        """The rules of a ``[members]`` configuration section (:class:`InputError` naming the
+        key when it is malformed)."""
+        return access.parse_members_config(raw)
+
+    def member_rules(self, configured: tuple[MemberRule, ...] = ()) -> list[MemberRule]:
+        """The configured rules followed by the ones stored from the Members page."""
+        with self.db.read() as s:
+            stored = memberstore.list_members(s)
+        return [*configured, *(MemberRule(m.pattern, Role(m.role)) for m in stored)]
+
+    def member_for(self, email: str, configured: tuple[MemberRule, ...] = ()) -> MemberRule | None:
+        """The rule that gives ``email`` its role (one indexed lookup), or None."""
+        with self.db.read() as s:
+            stored = memberstore.find(s, access.candidate_patterns(email))
+        rules = [*configured, *(MemberRule(m.pattern, Role(m.role)) for m in stored)]
+        return access.resolve(email, rules)
+
+    def set_member(
+        self, pattern: str, role: str, configured: tuple[MemberRule, ...] = ()
+    ) -> MemberRule:
+        """Give an address or an ``@domain`` a role (admins only). A pattern the deployment's
+        configuration names cannot be changed here."""
+        self._require(Role.ADMIN, "member.set", pattern[:200])
+        p = access.normalise_pattern(pattern)
+        r = access.parse_role(role)
+        if any(c.pattern == p for c in configured):
+            raise ConflictError(
+                f"{p} has its role in the deployment's configuration ([members] in "
+                "secrets.toml); change it there"
+            )
+        with self.db.write() as s:
+            memberstore.set_member(s, p, r.value, by=self.actor.name)
+        self._audit("member.set", p, detail={"role": r.value})
+        return MemberRule(p, r)
+
+    def remove_member(self, pattern: str) -> None:
+        """Remove a role given on the Members page (admins only)."""
+        self._require(Role.ADMIN, "member.remove", pattern[:200])
+        p = access.normalise_pattern(pattern)
+        with self.db.write() as s:
+            removed = memberstore.remove_member(s, p)
+        self._audit("member.remove", p, detail={"role": removed.role})
+
+    def record_sign_in(
+        self, *, allowed: bool, token: str = "", detail: dict[str, Any] | None = None
+    ) -> None:
+        """Audit that the actor signed in (``allowed=False``: signed in but not a member).
+
+        ``token`` names the sign-in (the identity token's subject and issue time): every page
+        load of the same sign-in is one browser session more, not one sign-in more.
+        """
+        target = f"{self.actor.name} {token}".strip()
+        if token:
+            with self.db.read() as s:
+                if auditstore.exists(s, actor=self.actor.name, action="sign_in", target=target):
+                    return
+        outcome = "ok" if allowed else "denied"
+        self._audit("sign_in", target, outcome=outcome, detail=detail)
+
+    def audit_events(
+        self, where: AuditFilter | None = None, *, limit: int = 100, offset: int = 0
+    ) -> tuple[list[AuditEventEntity], int]:
+        """A page of the audit log, newest first, and the number of matching events (admins)."""
+        access.require(self.actor, Role.ADMIN, "audit.read")
+        with self.db.read() as s:
+            return auditstore.query(s, where, limit=limit, offset=offset)
+
+    def audit_facets(self) -> dict[str, list[str]]:
+        """The actors, actions and outcomes in the audit log, for filters (admins)."""
+        access.require(self.actor, Role.ADMIN, "audit.read")
+        with self.db.read() as s:
+            return auditstore.facets(s)
+
+    def export_audit(self, fmt: str, where: AuditFilter | None = None) -> str:
+        """The matching audit events (up to 10,000, newest first) as CSV or JSON (admins)."""
+        events, _total = self.audit_events(where, limit=auditstore.MAX_PAGE)
+        return access.export_audit(events, fmt)
+
+    def database_label(self) -> str:
+        """The database, as much as the actor may know: its URL (password hidden) for admins,
+        only its kind for everyone else."""
+        if self.actor.allows(Role.ADMIN):
+            return self.db.safe_url
+        return "SQLite" if self.db.is_sqlite else "PostgreSQL"
+
+    # -- judges ------------------------------------------------------------------------------
+
+    def _qa_judge(self, judge: str, judge_base_url: str, judge_model: str) -> Judge:
+        from engine.evals import judges as registry
+        from engine.evals.runner import load_judges
+
+        load_judges()
+        known = registry.available("spec_qa")
+        if judge not in known:
+            raise InputError(
+                f"unknown spec_qa judge {judge!r}; known: {', '.join(known)}", field="--judge"
+            )
+        if judge == "qa_llm":
+            if not judge_base_url:
+                raise InputError(
+                    "qa_llm needs an OpenAI-compatible endpoint", field="--judge-base-url"
+                )
+            from engine.backends.openai_backend import OpenAIBackend
+
+            return registry.make(
+                judge, backend=OpenAIBackend(judge_base_url, judge_model or "default")
+            )
+        return registry.make(judge)
+
+    def judge_qa_answers(
+        self,
+        data: bytes,
+        source: str,
+        *,
+        judge: str = "qa_rubric",
+        judge_base_url: str = "",
+        judge_model: str = "",
+    ) -> list[dict[str, Any]]:
+        """Re-judge spec-QA answers from a JSONL file (``speclab judge FILE --suite spec_qa``):
+        one ``{"id", "judge", "score", "reasons"}`` per line. Nothing is stored."""
+        from engine.evals.qa import labelled
+
+        answers = labelled.parse_answers(data, source=source)
+        return labelled.rejudge(answers, self._qa_judge(judge, judge_base_url, judge_model))
+
+    def validate_qa_judge(
+        self,
+        *,
+        judge: str = "qa_rubric",
+        labelled_set: bytes | None = None,
+        source: str = "",
+        judge_base_url: str = "",
+        judge_model: str = "",
+    ) -> QAValidation:
+        """A QA judge on a labelled set (the built-in one, or ``labelled_set``): per-kind mean
+        scores and agreement with the labels (``speclab judge validate --suite spec_qa``)."""
+        from engine.evals.qa import labelled
+
+        answers = (
+            labelled.parse_answers(labelled_set, source=source, labelled=True)
+            if labelled_set is not None
+            else None
+        )
+        return labelled.validate(self._qa_judge(judge, judge_base_url, judge_model), answers)
+
+    def judge_agentic_replies(
+        self,
+        data: bytes,
+        source: str,
+        *,
+        judge: str = "agentic_parse",
+        judge_base_url: str = "",
+        judge_model: str = "",
+    ) -> list[JudgedLine]:
+        """Re-judge agentic replies from a JSONL file (``speclab judge FILE --suite agentic``).
+
+        With ``judge_base_url`` (an OpenAI-compatible endpoint), the offline judge's
+        ``uncertain`` verdicts are settled by ``agentic_llm`` on that model; ``judge=
+        'agentic_llm'`` judges every line with it. Nothing is stored.
+        """
+        from engine.evals.agentic import rejudge
+
+        lines = rejudge.read_lines(data, source)
+        first, settle_with = rejudge.make_judges(judge, judge_base_url, judge_model)
+        return rejudge.judge_lines(lines, first, settle_with)
+
+    def validate_agentic_judge(
+        self,
+        *,
+        judge: str = "agentic_parse",
+        labelled: bytes | None = None,
+        source: str = "",
+        judge_base_url: str = "",
+        judge_model: str = "",
+    ) -> ValidationReport:
+        """A judge's agreement with a labelled agentic set: the built-in one, or ``labelled``
+        (``speclab judge validate --suite agentic``)."""
+        from engine.evals.agentic import rejudge
+
+        if labelled is None:
+            labelled, source = rejudge.builtin_set()
+        lines = rejudge.read_lines(labelled, source)
+        first, settle_with = rejudge.make_judges(judge, judge_base_url, judge_model)
+        return rejudge.validate(lines, first, settle_with, source=source)
+
+    # -- corpora
+
+    def corpus_balance(self, study_id: int, *, study: e.Study | None = None) -> list[CorpusBalance]:
+        """How the MSM corpora of a study's variants compare in length and rule exposure.
+
+        One entry per pair of variants whose ``gen_docs`` stages have finished (in the order
+        the variants appear in the study's runs), each with a warning per measure that
+        differs by more than 10% and which way; a study without ``msm`` arms gives none.
+        Several corpora of one variant (seeds, sizes) are pooled document by document. Pass
+        the ``study`` already loaded to save its queries (two statements otherwise).
+        """
+        study = study or self.get_study(study_id)
+        corpora: dict[str, tuple[str, str]] = {}  # stage key -> (variant, docs sha)
+        for run in study.runs:
+            for stage in run.stages:
+                art = stage.artifact("docs") if stage.kind == "gen_docs" else None
+                if art is not None and stage.key not in corpora:
+                    name = str(stage.config.get("variant_name") or run.variant_name)
+                    corpora[stage.key] = (name, art.sha256)
+        with self.db.read() as s:
+            datasets = datastore.by_artifacts(s, [sha for _, sha in corpora.values()])
+        order: list[str] = []
+        pooled: dict[str, list[CorpusCard]] = {}
+        for name, sha in corpora.values():
+            card = datasets[sha].provenance.get("card") if sha in datasets else None
+            if not isinstance(card, dict):
+                continue  # a corpus stored before cards existed
+            if name not in pooled:
+                order.append(name)
+            pooled.setdefault(name, []).append(CorpusCard.from_dict(card))
+        merged = {name: _pool(cards) for name, cards in pooled.items()}
+        return [
+            balance(a, merged[a], b, merged[b]) for i, a in enumerate(order) for b in order[i + 1 :]
+        ]
+
+    def _spec_variant(self, spec: str, variant: str) -> tuple[e.SpecVersion, e.Variant]:
+        """The version named by ``NAME[@VERSION]`` and its variant called ``variant``."""
+        name, _, number = spec.partition("@")
+        if number and not re.fullmatch(r"[0-9]{1,9}", number):
+            raise InputError(f"version in {spec!r} must be a number", field="spec")
+        version = self.get_version(name, int(number) if number else None)
+        variants = {v.name: v for v in self.list_variants(name, version.number)}
+        if variant not in variants:
+            raise InputError(
+                f"{version.ref} has no variant {variant!r}; it has: {', '.join(variants)}",
+                field="variant",
+            )
+        return version, variants[variant]
+
+    def corpus_docs(
+        self,
+        spec: str,
+        variant: str,
+        *,
+        preset: str = "cpu-smoke",
+        overrides: Mapping[str, Any] | None = None,
+        model: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """The documents a ``gen_docs`` stage with these settings writes (same code path):
+        ``spec`` is ``NAME[@VERSION]``; ``overrides`` are gen_docs settings over the preset;
+        ``model`` (default: the built-in one) writes them when the generator is ``model``."""
+        from engine.stages.gen_docs import variant_clauses, write_corpus
+        from engine.train.registry import BUILTIN_ID
+
+        version, var = self._spec_variant(spec, variant)
+        config = with_overrides(
+            presets.preset(preset).for_kind("gen_docs"), overrides or {}, where="set"
+        )
+        model_dir = None
+        if config.generator == "model":
+            from engine.train import builtin_model, registry
+
+            model_id = model or BUILTIN_ID
+            ref = registry.resolve(model_id, self.settings)
+            if ref.source == "builtin" and not registry.is_prepared(self.settings, model_id):
+                builtin_model.prepare(self.settings, model_id=model_id)
+            model_dir = str(ref.path) if ref.path is not None else ref.id
+        return write_corpus(variant_clauses(var, version), config, model_dir=model_dir)
+
+    def corpus_card(self, rows: Sequence[Mapping[str, Any]], spec: str, variant: str) -> CorpusCard:
+        """The card of documents written about ``variant`` of ``spec`` (``NAME[@VERSION]``)."""
+        from engine.stages.gen_docs import variant_clauses
+
+        version, var = self._spec_variant(spec, variant)
+        return card_of(rows, variant_clauses(var, version), spec=version.content)
+
+
+def _pool(cards: list[CorpusCard]) -> CorpusCard:
+    """One card standing for several corpora of a variant: means over all their documents."""
+    if len(cards) == 1:
+        return cards[0]
+    docs = sum(c.docs for c in cards) or 1
+    first = cards[0]
+    return CorpusCard.from_dict(
+        {
+            **first.to_dict(),
+            "docs": docs,
+            "mean_words": round(sum(c.words for c in cards) / docs, 1),
+            "mean_rule_statements": round(sum(c.rule_statements for c in cards) / docs, 2),
+        }
+    )

@@ -5,13 +5,13 @@
 #               (default torch==2.13.0, a CPU build; GPU users: install their own torch into
 #               .venv first, or set TORCH_SPEC, e.g. TORCH_SPEC="torch==2.14.1").
 #   PYTHON      the interpreter that creates the venv (default python3).
-#   EXTRAS      pip extras to install (default dev).
+#   EXTRAS      pip extras to install (default dev,ray: the Ray executor's tests run in CI).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PYTHON="${PYTHON:-python3}"
 TORCH_SPEC="${TORCH_SPEC:-torch==2.13.0}"
-EXTRAS="${EXTRAS:-dev}"
+EXTRAS="${EXTRAS:-dev,ray}"
 VENV=.venv
 STAMP="$VENV/.speclab-installed"
 

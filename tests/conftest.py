@@ -9,6 +9,8 @@ reachable the PostgreSQL half is skipped, except under CI (``CI=true``), where i
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -122,6 +124,9 @@ def seeded(service: Service) -> Service:
 def worker_env(settings: Settings, **extra: str) -> dict[str, str]:
     """Environment for a real worker subprocess on the same database and home."""
     env = dict(os.environ)
+    # One torch thread per worker: on a loaded 2-core machine two OpenMP threads per process
+    # made tiny-model training steps ~4x slower (1.19 vs 0.29 s/step), enough to time tests out.
+    env.setdefault("OMP_NUM_THREADS", "1")
     env.update(
         SPECLAB_HOME=str(settings.home),
         SPECLAB_DATABASE_URL=settings.database_url,
@@ -132,6 +137,26 @@ def worker_env(settings: Settings, **extra: str) -> dict[str, str]:
     )
     env.update(extra)
     return env
+
+
+def home_env(home: Path, **extra: str) -> dict[str, str]:
+    """Environment for `speclab` subprocesses on the SQLite file in ``home``."""
+    env = dict(os.environ, SPECLAB_HOME=str(home), **extra)
+    env.pop("SPECLAB_DATABASE_URL", None)
+    return env
+
+
+def speclab(
+    env: dict[str, str], *args: str, timeout: float = 600
+) -> subprocess.CompletedProcess[str]:
+    """Run the `speclab` command as a user would (a real process), capturing its output."""
+    return subprocess.run(
+        [sys.executable, "-m", "engine.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 @pytest.fixture(scope="session")

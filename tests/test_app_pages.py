@@ -11,6 +11,7 @@ import json
 import re
 import sqlite3
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ import pytest
 from conftest import APP_MAIN, APP_TIMEOUT, open_app, point_env_at
 from streamlit.testing.v1 import AppTest
 
+from db import jobs as jobstore
 from engine.jobs.worker import Worker
 from engine.service import Service
 
@@ -194,14 +196,25 @@ def test_specs_import_malformed_file_changes_nothing(
 # -- runs ------------------------------------------------------------------------------------
 
 
+def _queue_steps(svc: Service, *labels: str) -> list[int]:
+    """Queue cheap real jobs of the test plugin kind (the worker below loads it)."""
+    with svc.db.write() as s:
+        return [
+            jobstore.enqueue(s, "test_steps", {"steps": 2, "step_seconds": 0}, label=label).id
+            for label in labels
+        ]
+
+
 def test_runs_queue_worker_detail_cancel_retry(svc: Service) -> None:
     # Guards the Runs page: live states, job detail (events, log), and cancel/retry buttons.
+    _queue_steps(svc, "first", "second")
     at = open_app("views/runs.py")
     jobs = table(at, "kind")
-    assert list(jobs["kind"]) == ["render_variant", "render_variant"]
+    assert list(jobs["kind"]) == ["test_steps", "test_steps"]
     assert set(jobs["state"]) == {"queued"}
 
-    assert Worker(svc.settings, svc.db, burst=True).run() == 2
+    plugins = replace(svc.settings, plugins=("plugins.test_kinds",))
+    assert Worker(plugins, svc.db, burst=True).run() == 2
     at.run()
     assert not at.exception, at.exception
     assert set(table(at, "kind")["state"]) == {"succeeded"}
@@ -213,12 +226,11 @@ def test_runs_queue_worker_detail_cancel_retry(svc: Service) -> None:
     events = table(at, "to")
     assert list(events["to"]) == ["queued", "running", "succeeded"]
     log = "\n".join(c.value for c in at.code)
-    assert "rendering example" in log and "artifact" in log
+    assert "finished 2 steps" in log
     assert at.button(key="cancel").disabled and at.button(key="retry").disabled
 
-    variant = svc.derive_variant("example", 1, "general")
-    queued = next(j for j in svc.list_jobs(states=["queued"]) if "general" in j.label)
-    assert queued.payload["variant_id"] == variant.id
+    (queued_id,) = _queue_steps(svc, "third")
+    queued = svc.get_job(queued_id)
     at.number_input(key="job_id").set_value(queued.id).run()
     assert not at.exception, at.exception
     assert not at.button(key="cancel").disabled

@@ -6,6 +6,7 @@ from __future__ import annotations
 from conftest import open_app
 from test_compare import seed_known
 
+from engine.compare import BEYOND_NOISE, WITHIN_NOISE
 from engine.service import Service
 
 
@@ -19,14 +20,20 @@ def test_study_page_shows_the_known_numbers_and_flags(svc: Service) -> None:
     assert rows[("values", "msm+aft")]["% harmful"] == "10.0%"  # 2 / 20
     assert rows[("rules", "msm+aft")]["% harmful"] == "60.0%"  # 12 / 20
     assert rows[("rules", "base")]["% harmful"] == "50.0%"  # shared base stages: 10 / 20
-    comparisons = at.dataframe[0].value
+    comparisons = next(d.value for d in at.dataframe if "verdict" in d.value.columns)
     comparison = svc.compare_study(study_id)
+    snapshot = svc.study_snapshot(study_id)
     assert len(comparisons) == len(comparison.comparisons)
     for shown, real in zip(comparisons.to_dict("records"), comparison.comparisons, strict=True):
-        assert shown["verdict"] == ("within noise" if real.within_noise else "DIFFERENT")
+        base = WITHIN_NOISE if real.within_noise else BEYOND_NOISE
+        row = next(c for c in snapshot.comparisons if (c.a, c.b, c.metric) == (
+            shown["A"], shown["B"], shown["metric"]))  # fmt: skip
+        assert shown["verdict"] == snapshot.verdict_of(row) and shown["verdict"].startswith(base)
+        # Underpowered is said exactly when a 20-point (2-point QA) effect was undetectable.
+        assert ("underpowered" in shown["verdict"]) == snapshot.underpowered(row)
         assert shown["p (Holm)"] == f"{real.p_holm:.4f}"
-    assert "DIFFERENT" in set(comparisons["verdict"])
-    assert "within noise" in set(comparisons["verdict"])
+    assert BEYOND_NOISE in set(comparisons["verdict"])
+    assert any(v.startswith(WITHIN_NOISE) for v in comparisons["verdict"])
     assert len(at.get("vega_lite_chart")) + len(at.get("arrow_vega_lite_chart")) >= 4
 
     # Flipped samples between rules × msm+aft and values × msm+aft: the discordant ones.
@@ -38,7 +45,13 @@ def test_study_page_shows_the_known_numbers_and_flags(svc: Service) -> None:
     assert not at.exception
     (report,) = svc.list_reports()
     frozen = svc.get_report(report.id).snapshot
-    assert frozen["table"] == svc.study_snapshot(study_id)["table"]
+    assert frozen.table == svc.study_snapshot(study_id).table
+    assert frozen.capsule is not None and frozen.capsule.spec_ref == "example@1"
+
+    # The capsule is asked for, not computed on every rerun.
+    at.button(key="capsule").click().run()
+    assert not at.exception
+    assert any('"spec"' in c.value and "example@1" in c.value for c in at.code)
 
 
 def test_study_page_compares_the_chosen_pairs(svc: Service) -> None:
@@ -49,9 +62,9 @@ def test_study_page_compares_the_chosen_pairs(svc: Service) -> None:
     pair = (("rules", "msm+aft"), ("values", "msm+aft"))
     at.multiselect(key="pairs").set_value([pair]).run()
     assert not at.exception
-    shown = at.dataframe[0].value
+    shown = next(d.value for d in at.dataframe if "verdict" in d.value.columns)
     assert list(shown["A"]) == ["rules/msm+aft", "rules/msm+aft"]
     assert list(shown["metric"]) == ["harmful_rate", "qa_score"]
     # One McNemar test on 20 pairs with 10 discordant, all one way: p = 2 × 0.5^10, Holm × 2.
     assert shown["p (Holm)"].iloc[0] == f"{min(1.0, 2 * 2 * 0.5**10):.4f}"
-    assert shown["verdict"].iloc[0] == "DIFFERENT"
+    assert shown["verdict"].iloc[0] == BEYOND_NOISE

@@ -320,6 +320,8 @@ def test_cli_serve_model_merges_adapter_and_stops_on_ctrl_c(
         out = proc.communicate(timeout=30)[0].decode()
     assert proc.returncode == 0, out
     assert "serving" in out and "stopping" in out
+    # The limits in force are printed at start, each under its flag's name (issue 13).
+    assert "--max-prompt-tokens" in out and "--generation-timeout-s" in out
 
 
 # -- OpenAI backend: retries, errors, order, rate limiting --------------------------------

@@ -170,7 +170,7 @@ def test_launch_freeze_share_revoke_in_a_browser(server: tuple[str, Service]) ->
         token = share_code.inner_text().strip().removeprefix("?share=")
         page.screenshot(path=SHOTS / "05-share-link.png", full_page=True)
 
-        snapshot = reports.get_report(svc.db, frozen.id).snapshot
+        snapshot = reports.get_report(svc.db, frozen.id).snapshot.to_dict()
         viewer = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
         viewer.set_default_timeout(60_000)
         viewer.goto(f"{base}/?share={token}")

@@ -92,21 +92,82 @@ def test_bad_input_exits_2_naming_the_line(home: Path, tmp_path: Path) -> None:
     assert missing.returncode == 1 and "no spec named 'nope'" in missing.stderr
 
 
-def test_jobs_list_show_cancel_retry(home: Path) -> None:
-    # Guards the queue from the CLI: two render jobs, cancel one, retry it, run both.
-    jobs = json.loads(run(home, "jobs", "list", "--json").stdout)
-    assert sorted(j["kind"] for j in jobs) == ["render_variant", "render_variant"]
-    first = str(jobs[0]["id"])
-    assert "cancelled" in run(home, "jobs", "cancel", first).stdout
-    assert "queued" in run(home, "jobs", "retry", first).stdout
-    run(home, "worker", "--burst")
-    states = {j["state"] for j in json.loads(run(home, "jobs", "list", "--json").stdout)}
-    assert states == {"succeeded"}
-    shown = json.loads(run(home, "jobs", "show", first, "--json").stdout)
+def test_jobs_list_show_cancel_retry(home: Path, tmp_path: Path) -> None:
+    # Guards the queue from the CLI: a study's two jobs; cancel both, retry one, run it.
+    study = tmp_path / "msm.yaml"
+    study.write_text(
+        "name: cli-jobs\nspec: example\nvariants: [rules]\narms: [msm]\nevals: []\n",
+        encoding="utf-8",
+    )
+    run(home, "study", "launch", str(study))
+    jobs = {j["kind"]: str(j["id"]) for j in json.loads(run(home, "jobs", "list", "--json").stdout)}
+    assert sorted(jobs) == ["gen_docs", "midtrain"]
+    for kind in ("midtrain", "gen_docs"):
+        assert "cancelled" in run(home, "jobs", "cancel", jobs[kind]).stdout
+    assert "queued" in run(home, "jobs", "retry", jobs["gen_docs"]).stdout
+    assert "finished 1 job" in run(home, "worker", "--burst").stdout
+    states = {j["kind"]: j["state"] for j in json.loads(run(home, "jobs", "list", "--json").stdout)}
+    assert states == {"gen_docs": "succeeded", "midtrain": "cancelled"}
+    shown = json.loads(run(home, "jobs", "show", jobs["gen_docs"], "--json").stdout)
     assert [e["to_state"] for e in shown["events"]] == [
         "queued", "cancelled", "queued", "running", "succeeded",
     ]  # fmt: skip
-    assert any("artifact" in ln["line"] for ln in shown["log"])
+    assert any("documents" in ln["line"] for ln in shown["log"])
+
+
+def test_stage_table_and_settings_from_the_cli(home: Path) -> None:
+    # Guards the one table of stage kinds and the help texts every setting carries.
+    table = json.loads(run(home, "stages", "--json").stdout)
+    assert [k["kind"] for k in table] == [
+        "gen_docs", "midtrain", "gen_demos", "aft", "eval_qa", "eval_agentic",
+    ]  # fmt: skip
+    aft = next(k for k in table if k["kind"] == "aft")
+    assert aft["inputs"] == {"demos": ["gen_demos"], "base": ["midtrain"]}
+    assert aft["resources"]["gpus"] == 1 and aft["max_attempts"] >= 1
+    settings = json.loads(run(home, "study", "settings", "--json", "aft").stdout)
+    steps = next(f for f in settings["aft"] if f["name"] == "max_steps")
+    assert steps["default"] == 12 and "optimizer steps" in steps["help"]  # cpu-smoke's value
+
+
+def test_launch_wait_without_a_worker_says_how_to_start_one(home: Path, tmp_path: Path) -> None:
+    # Guards `--wait` with no worker: it says so and exits instead of waiting forever.
+    study = tmp_path / "s.yaml"
+    study.write_text(
+        "name: waits\nspec: example\nvariants: [rules]\narms: [msm]\nevals: []\n",
+        encoding="utf-8",
+    )
+    proc = run(home, "study", "launch", str(study), "--wait", check=False)
+    assert proc.returncode == 1
+    assert "no worker is running" in proc.stderr and "speclab worker" in proc.stderr
+    assert "--run-here" in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("jobs", "show", "99999999999999999999999"),
+        ("study", "show", "²"),
+        ("serve-model", "m", "--port", "70000"),
+    ],
+)
+def test_out_of_range_numbers_are_one_line_errors(home: Path, args: tuple[str, ...]) -> None:
+    # Guards CLI ids above 2**63 and odd digits: argparse refuses them, no traceback.
+    proc = run(home, *args, check=False)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "whole number" in proc.stderr or "port number" in proc.stderr
+
+
+def test_eval_run_bad_set_and_output_folder(home: Path, tmp_path: Path) -> None:
+    # Guards `eval run` input errors: bad JSON and a missing output folder named, no traceback.
+    bad = run(
+        home, "eval", "run", "--model", "x", "--suite", "agentic", "--set", "{bad", check=False
+    )
+    assert bad.returncode == 2 and "--set" in bad.stderr and "Traceback" not in bad.stderr
+    missing = run(
+        home, "eval", "run", "--model", "x", "--suite", "agentic",
+        "-o", str(tmp_path / "nope" / "out.jsonl"), check=False,
+    )  # fmt: skip
+    assert missing.returncode == 2 and "does not exist" in missing.stderr
 
 
 def test_out_of_date_database_is_refused(tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ from db import jobs as jobstore
 from db import studies as studystore
 from db.entities import MetricPoint
 from engine import compare
+from engine.compare.capsule import study_capsule
 from engine.errors import InputError, NotFoundError
 from engine.evals import stats
 from engine.service import Service
@@ -245,8 +246,20 @@ def test_breakdowns_per_condition_and_clause(known: tuple[Service, int]) -> None
     assert scores[("values", "msm+aft", "SP4")].estimate == pytest.approx(9.0)
     assert scores[("values", "msm+aft", "SP4")].n == 2
     with svc.db.read() as s:
-        sums = {(r.run_id, r.clause): (r.n, r.total) for r in cmpstore.clause_sums(s, study_id)}
-        runs = {r.run_id: r for r in cmpstore.run_summaries(s, study_id)}
+        sums = {
+            (r.run_id, r.clause): (r.n, r.total)
+            for r in cmpstore.clause_sums(s, study_id, suite=compare.SPEC_QA)
+        }
+        runs = {
+            r.run_id: r
+            for r in cmpstore.run_summaries(
+                s,
+                study_id,
+                agentic=compare.AGENTIC,
+                spec_qa=compare.SPEC_QA,
+                harmful_at=compare.HARMFUL_AT,
+            )  # fmt: skip
+        }
     assert all(r.qa_items is None for r in runs.values())  # per-item scores only when asked
     assert len(sums) == 4 * 4  # both base runs see the shared base stage's answers
     base_totals = {"SP1": 4.0, "SP2": 12.0, "SP3": 4.0, "SP4": 12.0}
@@ -275,34 +288,46 @@ def test_flipped_samples_are_exactly_the_discordant_ones(known: tuple[Service, i
 def test_snapshot_round_trips_with_charts_and_capsule(known: tuple[Service, int]) -> None:
     # Guards the frozen report format: exact keys, JSON round-trip, NaN-free, charts, capsule.
     svc, study_id = known
-    snapshot = compare.compare_study(svc.db, study_id).to_snapshot("Known numbers")
+    comparison = compare.compare_study(svc.db, study_id)
+    typed = comparison.to_snapshot("Known numbers", capsule=study_capsule(svc.db, study_id))
+    snapshot = typed.to_dict()
     assert json.loads(json.dumps(snapshot, allow_nan=False)) == snapshot
+    assert compare.read_snapshot(json.loads(typed.to_json())) == typed
     assert list(snapshot) == [
         "format_version", "title", "study", "table", "comparisons", "conditions", "clauses",
-        "loss_curves", "capsule", "charts",
+        "loss_curves", "omitted_pairs", "capsule", "charts",
     ]  # fmt: skip
-    assert snapshot["format_version"] == 1 and snapshot["title"] == "Known numbers"
+    assert snapshot["format_version"] == 2 and snapshot["title"] == "Known numbers"
     assert set(snapshot["study"]) == {"id", "name", "spec", "status", "created_by", "created_at"}
-    row = next(r for r in snapshot["table"] if (r["variant"], r["arm"]) == ("values", "msm+aft"))
-    assert row["n_agentic"] == 20 and row["harmful_rate"] == 0.1 and row["seeds"] == 1
-    assert row["n_qa"] == 8 and row["qa_score"] == pytest.approx(7.0)
-    assert row["p_harmful_fc"] == pytest.approx(0.1)
+    row = next(r for r in typed.table if (r.variant, r.arm) == ("values", "msm+aft"))
+    assert row.n_agentic == 20 and row.harmful_rate == 0.1 and row.seeds == 1
+    assert row.n_qa == 8 and row.qa_score == pytest.approx(7.0)
+    assert row.p_harmful_fc == pytest.approx(0.1)
     assert set(snapshot["comparisons"][0]) == {
         "a", "b", "metric", "diff", "low", "high", "p_value", "p_holm", "n_pairs", "method",
         "within_noise",
     }  # fmt: skip
+    assert [c.verdict for c in typed.comparisons] == [
+        compare.verdict(c.within_noise) for c in comparison.comparisons
+    ]
     assert set(snapshot["charts"]) == set(compare.CHART_NAMES)
     assert all("$schema" in spec for spec in snapshot["charts"].values())
+    for name, spec in typed.charts.items():
+        compare.check_chart(name, spec)  # what the writer makes passes the freeze check
     # Loss curves: midtrain + aft of each msm+aft run, three steps each.
-    assert len(snapshot["loss_curves"]) == 2 * 2 * 3
-    assert {p["stage"] for p in snapshot["loss_curves"]} == {"midtrain", "aft"}
-    capsule = snapshot["capsule"]
-    assert capsule["spec"]["ref"] == "example@1" and len(capsule["spec"]["content_hash"]) == 64
-    assert capsule["judges"] == [JUDGE_AG, JUDGE_QA]
-    assert capsule["seeds"] == [0] and capsule["config"]["arms"] == ["base", "msm+aft"]
-    assert capsule["speclab_version"] and "sqlalchemy" in capsule["packages"]
-    assert {"eval_qa", "eval_agentic", "aft", "midtrain", "gen_docs"} <= set(capsule["stages"])
-    assert len(capsule["stages"]["eval_agentic"]) == 3  # base (shared), rules, values
+    assert len(typed.loss_curves) == 2 * 2 * 3
+    assert {p.stage for p in typed.loss_curves} == {"midtrain", "aft"}
+    capsule = typed.capsule
+    assert capsule is not None
+    assert capsule.spec_ref == "example@1" and len(capsule.spec_hash) == 64
+    assert capsule.judges == (JUDGE_AG, JUDGE_QA)
+    assert capsule.seeds == (0,) and capsule.config["arms"] == ["base", "msm+aft"]
+    assert capsule.speclab_version and "sqlalchemy" in capsule.packages
+    assert {"eval_qa", "eval_agentic", "aft", "midtrain", "gen_docs"} <= set(capsule.stages)
+    assert len(capsule.stages["eval_agentic"]) == 3  # base (shared), rules, values
+    assert snapshot["capsule"]["spec"] == {"ref": "example@1", "content_hash": capsule.spec_hash}
+    # A live snapshot carries no capsule: the study page never asks git.
+    assert comparison.to_snapshot("live").capsule is None
 
 
 def test_several_seeds_use_clustered_bootstrap(seeded: Service) -> None:
@@ -369,6 +394,8 @@ def test_study_without_results_yet(seeded: Service) -> None:
     assert all(c.harmful is None and c.qa is None and c.p_harmful_fc is None for c in result.cells)
     assert result.comparisons == () and result.conditions == () and result.study.status == "queued"
     snapshot = result.to_snapshot("empty")
-    assert json.loads(json.dumps(snapshot, allow_nan=False)) == snapshot
-    assert snapshot["table"][0]["harmful_rate"] is None and snapshot["table"][0]["n_agentic"] == 0
-    assert set(snapshot["charts"]) == set(compare.CHART_NAMES)
+    data = snapshot.to_dict()
+    assert json.loads(json.dumps(data, allow_nan=False)) == data
+    assert compare.read_snapshot(data) == snapshot
+    assert snapshot.table[0].harmful_rate is None and snapshot.table[0].n_agentic == 0
+    assert set(snapshot.charts) == set(compare.CHART_NAMES)

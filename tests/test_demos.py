@@ -360,3 +360,44 @@ def test_too_many_lines() -> None:
     # Guards the line limit, checked before any line is parsed.
     error = parse_error(b"{}\n" * (MAX_IMPORT_LINES + 1))
     assert f"{MAX_IMPORT_LINES:,}" in error.detail and error.line is None
+
+
+@pytest.mark.parametrize(
+    ("row", "field", "words"),
+    [
+        ({**GOOD, "prompt": "p" * 100_001}, "prompt", "100,000"),
+        ({**GOOD, "response": "r\u0000"}, "response", "NUL"),
+        ({**GOOD, "clauses": [f"C{i}" for i in range(101)]}, "clauses", "limit"),
+        ({**GOOD, "id": "i" * 201}, "id", "limit"),
+        (
+            {
+                "messages": [{"role": "user", "content": "u"}] * 64
+                + [{"role": "assistant", "content": "a"}]
+            },
+            "messages",
+            "limit",
+        ),
+    ],
+)
+def test_field_bounds_name_the_line_and_field(row: dict[str, Any], field: str, words: str) -> None:
+    # Guards issue 13: unbounded fields and NUL (which PostgreSQL cannot store) in uploads.
+    error = parse_error(jsonl(GOOD, row))
+    assert (error.line, error.field) == (2, field)
+    assert words in error.detail
+
+
+@pytest.mark.parametrize(
+    ("line", "words"),
+    [
+        ('{"prompt": "\\ud800", "response": "r"}', "surrogate"),
+        ('{"prompt": "p", "response": "r", "agentic": ' + "9" * 5000 + "}", "digits"),
+        ('{"prompt": "p", "response": "r", "x": ' + "[" * 5000 + "]" * 5000 + "}", "deep"),
+        ('{"prompt": "p", "prompt": "q", "response": "r"}', "twice"),
+        ('{"prompt": "' + "p" * 1_000_001 + '", "response": "r"}', "1,000,000"),
+    ],
+)
+def test_hostile_json_lines_are_refused_with_their_line(line: str, words: str) -> None:
+    # Guards issue 13: JSON that decoded to unstorable text, hit Python's int limit with a bare
+    # ValueError, recursed without bound, or silently kept the last of two keys.
+    error = parse_error(jsonl(GOOD, line))
+    assert error.line == 2 and words in error.detail

@@ -4,12 +4,12 @@ small slice of both evaluation suites."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from conftest import home_env, speclab
 
 STUDY = """\
 name: e2e
@@ -34,21 +34,10 @@ overrides:
 @pytest.mark.slow
 def test_cli_study_launch_wait_on_builtin_model(tmp_path: Path, builtin_model_dir: Path) -> None:
     # Guards the issue's promise: `speclab study launch --wait` trains the built-in model.
-    env = dict(
-        os.environ,
-        SPECLAB_HOME=str(tmp_path / "home"),
-        SPECLAB_MODEL_CACHE=str(builtin_model_dir.parent),
-    )
-    env.pop("SPECLAB_DATABASE_URL", None)
+    env = home_env(tmp_path / "home", SPECLAB_MODEL_CACHE=str(builtin_model_dir.parent))
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "engine.cli", *args],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=900,
-        )
+        return speclab(env, *args, timeout=900)
 
     assert cli("init").returncode == 0
     f = tmp_path / "study.yaml"
@@ -79,3 +68,33 @@ def test_cli_study_launch_wait_on_builtin_model(tmp_path: Path, builtin_model_di
     # Relaunch: nothing is recomputed.
     again = cli("study", "launch", str(f), "--json")
     assert json.loads(again.stdout)["new_jobs"] == 0
+
+
+@pytest.mark.slow
+def test_cli_study_launch_run_here_needs_no_worker(tmp_path: Path, tiny_model_dir: Path) -> None:
+    # Guards `--run-here`: with no worker anywhere, the launching process works the study's
+    # jobs itself (real documents, real training on a tiny model) and reports success.
+    env = home_env(tmp_path / "home")
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return speclab(env, *args)
+
+    assert cli("init", "--skip-model").returncode == 0
+    f = tmp_path / "study.yaml"
+    f.write_text(
+        f"name: here\nspec: example\nvariants: [rules]\narms: [msm]\nmodel: {tiny_model_dir}\n"
+        "evals: []\noverrides:\n  gen_docs: {docs_per_clause: 1}\n"
+        "  midtrain: {max_steps: 2, save_steps: 2, max_length: 32, batch_size: 2}\n",
+        encoding="utf-8",
+    )
+    launched = cli("study", "launch", str(f), "--run-here", "--json")
+    assert launched.returncode == 0, launched.stderr
+    shown = json.loads(
+        cli("study", "show", str(json.loads(launched.stdout)["id"]), "--json").stdout
+    )
+    assert shown["status"] == "succeeded"
+    (run,) = shown["runs"]
+    assert {s["kind"]: s["status"] for s in run["stages"]} == {
+        "gen_docs": "succeeded",
+        "midtrain": "succeeded",
+    }

@@ -68,7 +68,7 @@ def test_eval_stages_store_samples_and_metrics(evaluated: tuple[Service, int]) -
         "blackmail/explicit/replacement",
         "leak/explicit/replacement",
     }
-    assert all(s.judge == "agentic_parse@agentic-parse-v1" for s in samples)
+    assert all(s.judge == "agentic_parse@agentic-world-v1" for s in samples)
     assert all("agentic_parse" in s.verdicts for s in samples)
     page, total_leak = svc.eval_samples(
         run.id, suite="agentic", condition="leak/explicit/replacement"

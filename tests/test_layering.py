@@ -32,6 +32,72 @@ def test_dependencies_point_one_way() -> None:
         assert not (_imports(path) & {"app", "streamlit"}), path
 
 
+def _modules(path: Path) -> set[str]:
+    """Full dotted names of every module ``path`` imports (``from a.b import c`` → a.b, a.b.c)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+            names.update(f"{node.module}.{a.name}" for a in node.names)
+    return names
+
+
+def _ours(names: set[str]) -> set[str]:
+    return {n for n in names if n.split(".")[0] in {"app", "engine", "db"}}
+
+
+def test_pages_use_only_the_service() -> None:
+    # Guards thin pages: the dashboard reaches the engine through engine.service (and its
+    # value types) and engine.errors only; never the store, the ORM or engine internals.
+    allowed = ("engine.service", "engine.errors")
+    for path in (REPO / "app").rglob("*.py"):
+        for name in _ours(_modules(path)):
+            if name.startswith("app"):
+                continue
+            assert name.startswith(allowed), f"{path.relative_to(REPO)} imports {name}"
+
+
+def test_no_orm_outside_the_store() -> None:
+    # Guards mlflow-style store boundaries: ORM rows (db.models) never leave db/.
+    for top in ("engine", "app"):
+        for path in (REPO / top).rglob("*.py"):
+            assert not any(n.startswith("db.models") for n in _modules(path)), path
+
+
+def test_nothing_imports_upward_or_by_string() -> None:
+    # Guards the service as the top of the engine (only the CLI uses it) and imports that a
+    # reader and this test can see: no importlib/__import__ naming one of our modules.
+    for path in (REPO / "engine").rglob("*.py"):
+        if path.name not in ("cli.py", "service.py"):
+            assert "engine.service" not in _modules(path), path
+    for top in ("engine", "db", "app"):
+        for path in (REPO / top).rglob("*.py"):
+            text = path.read_text(encoding="utf-8")
+            if re.search(r"\b(?:import_module|__import__)\(", text):
+                names = re.findall(r"[\"']((?:engine|db|app)\.[\w.]+)[\"']", text)
+                assert not names, f"{path.relative_to(REPO)} may import {names} by string"
+
+
+def test_stage_kinds_come_from_the_table() -> None:
+    # Guards one table of stage kinds: no module lists the kinds by name a second time.
+    kinds = ("gen_docs", "midtrain", "gen_demos", "aft", "eval_qa", "eval_agentic")
+    pattern = re.compile(r"\(\s*" + r"\s*,\s*".join(f"[\"']{k}[\"']" for k in kinds[:3]))
+    for top in ("engine", "app", "db"):
+        for path in (REPO / top).rglob("*.py"):
+            assert not pattern.search(path.read_text(encoding="utf-8")), path
+    from engine.jobs import kinds as jobkinds
+    from engine.stages import STAGES
+
+    assert tuple(STAGES) == kinds
+    registered = jobkinds.load()
+    for name, kind in STAGES.items():
+        assert registered[name].resources == kind.resources
+        assert registered[name].max_attempts == kind.max_attempts
+
+
 def test_engine_and_dashboard_imports_stay_light() -> None:
     # Guards dashboard start-up time: no torch/transformers/streamlit behind engine or db.
     code = (

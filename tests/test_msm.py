@@ -34,6 +34,7 @@ from engine.errors import InputError, JobCancelled
 from engine.specs import builtin
 from engine.specs.formats import parse_spec
 from engine.specs.render import view, word_count
+from engine.typed_config import as_dict, from_mapping
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = Path(builtin.__file__).parent / "example.yaml"
@@ -109,8 +110,14 @@ def test_rules_view_has_no_why_assertions_and_whats_are_declarative() -> None:
         for a in items:
             assert "the assistant" in a.text.lower(), a.text
             assert not re.search(r"\byou(r|rself)?\b", a.text, re.I), a.text
-    values_items = [a for c in view(_example(), "values").clauses for a in assertions(c)]
-    assert Counter(a.kind for a in values_items)["why"] == sum(
+    # "why" statements are the rationale verbatim, in order, every sentence exactly once (a
+    # sentence that refers back, "such errors", stays with the sentence it refers to).
+    for c in view(_example(), "values").clauses:
+        whys = [a.text for a in assertions(c) if a.kind == "why"]
+        assert " ".join(whys) == " ".join(c.rationale.split())
+        assert not any(re.match(r"(Because|Such|This|It)\b", w) for w in whys), whys
+    units = [a for c in view(_example(), "values").clauses for a in assertions(c)]
+    assert Counter(a.kind for a in units)["why"] < sum(
         map(len, _rationale_sentences(_example()).values())
     )
 
@@ -153,11 +160,16 @@ def test_every_doc_type_appears(values_rows: list[dict[str, Any]]) -> None:
 
 @pytest.mark.parametrize("target", [120, 180, 400])
 def test_documents_land_near_target_words(target: int) -> None:
-    # Guards the size control: padding reaches the target without overshooting it.
+    # Guards the size control: padding reaches the target without overshooting it. Below
+    # ~180 words a document's fixed parts (and a reason kept whole with the sentence it
+    # refers back to) set a floor, as the setting's help says: there only the mean is held.
     for rendering in ("rules", "values"):
         words = [word_count(r["text"]) for r in _rows(rendering, target_words=target)]
         assert 0.6 * target <= statistics.mean(words) <= 1.4 * target
-        assert all(0.6 * target <= w <= 1.4 * target for w in words), (min(words), max(words))
+        if target >= 180:
+            assert all(0.6 * target <= w <= 1.4 * target for w in words), (min(words), max(words))
+        else:
+            assert max(words) <= 1.8 * target
 
 
 @pytest.mark.parametrize("rendering", ["rules", "values", "general"])
@@ -228,10 +240,11 @@ def test_config_validation_names_the_field(kwargs: dict[str, Any], field: str) -
 def test_config_round_trips_through_json() -> None:
     # Guards storing the config with the run: JSON in, same config out; unknown keys refused.
     config = DocGenConfig(seed=3, doc_types=("FAQ", "op-ed"))
-    assert DocGenConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
+    stored = json.loads(json.dumps(as_dict(config)))
+    assert from_mapping(DocGenConfig, stored, where="gen_docs") == config
     with pytest.raises(InputError) as err:
-        DocGenConfig.from_dict({"sed": 1})
-    assert err.value.field == "sed"
+        from_mapping(DocGenConfig, {"sed": 1}, where="gen_docs")
+    assert err.value.field == "gen_docs.sed"
 
 
 class FakeBackend:

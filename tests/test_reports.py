@@ -21,7 +21,8 @@ from db import reports as reportstore
 from db import studies as studystore
 from db.session import Database
 from db.types import utcnow
-from engine import reports
+from engine import report_export, reports
+from engine.compare.snapshot import read_snapshot
 from engine.errors import AccessDenied, InputError, NotFoundError
 
 HOSTILE = "<script>alert(1)</script>"
@@ -144,7 +145,7 @@ def _snapshot(study_id: int) -> dict[str, Any]:
 
 
 @pytest.fixture
-def frozen(database: Database) -> reports.ReportEntity:
+def frozen(database: Database) -> reports.Report:
     study_id = _study(database)
     return reports.freeze(
         database, study_id=study_id, snapshot=_snapshot(study_id), title="", author="ana"
@@ -179,9 +180,10 @@ def test_freeze_stores_an_immutable_copy(database: Database) -> None:
     )
     source["table"][0]["harmful_rate"] = 0.99
     source["title"] = "changed"
-    report.snapshot["table"].clear()
+    report.snapshot.charts.clear()  # the snapshot's one mutable part: a chart map
     stored = reports.get_report(database, report.id)
-    assert stored.snapshot == json.loads(json.dumps(original))
+    assert stored.snapshot == read_snapshot(original)
+    assert stored.snapshot.table[0].harmful_rate == 0.125 and stored.snapshot.charts
     assert stored.title == "Q3"
     assert stored.created_by == "ana"
     again = reports.freeze(
@@ -213,11 +215,18 @@ def test_blank_title_takes_the_snapshot_title_and_listing_is_newest_first(
     ("change", "field"),
     [
         (lambda s: s.pop("comparisons"), "comparisons"),
-        (lambda s: s.update(format_version=2), "format_version"),
+        (lambda s: s.update(format_version=3), "format_version"),
+        (lambda s: s.update(format_version=True), "format_version"),
         (lambda s: s["table"][1].update(harmful_rate="12%"), "table[1].harmful_rate"),
         (lambda s: s["comparisons"][0].pop("within_noise"), "comparisons[0].within_noise"),
         (lambda s: s["study"].pop("name"), "study.name"),
         (lambda s: s.update(charts=[]), "charts"),
+        (lambda s: s.update(capsule=None), "capsule"),
+        (lambda s: s["loss_curves"][0].update(step=1.5), "loss_curves[0].step"),
+        (
+            lambda s: s["charts"]["Training loss"].update(data={"url": "x.csv"}),
+            "charts.Training loss.data.url",
+        ),
     ],
 )
 def test_invalid_snapshot_is_refused(database: Database, change: Any, field: str) -> None:
@@ -246,7 +255,7 @@ def test_unknown_study_is_not_found(database: Database) -> None:
         reports.freeze(database, study_id=424242, snapshot=_snapshot(424242), title="t", author="")
 
 
-def test_share_link_round_trip(database: Database, frozen: reports.ReportEntity) -> None:
+def test_share_link_round_trip(database: Database, frozen: reports.Report) -> None:
     # Guards the teammate's view: a share token opens exactly the frozen report.
     token, link = reports.create_share_link(database, frozen.id, author="ana")
     opened = reports.open_shared(database, token)
@@ -260,7 +269,7 @@ def test_share_link_round_trip(database: Database, frozen: reports.ReportEntity)
         reports.create_share_link(database, "no-such-report", author="ana")
 
 
-def test_revoked_link_is_denied(database: Database, frozen: reports.ReportEntity) -> None:
+def test_revoked_link_is_denied(database: Database, frozen: reports.Report) -> None:
     # Guards revocation: a revoked link stops working at once and says it was revoked.
     token, link = reports.create_share_link(database, frozen.id, author="ana", expires_in=None)
     other, _ = reports.create_share_link(database, frozen.id, author="ana")
@@ -275,7 +284,7 @@ def test_revoked_link_is_denied(database: Database, frozen: reports.ReportEntity
         reports.revoke(database, 999_999)
 
 
-def test_expired_link_is_denied(database: Database, frozen: reports.ReportEntity) -> None:
+def test_expired_link_is_denied(database: Database, frozen: reports.Report) -> None:
     # Guards expiry: a link stops working after its lifetime, and cannot be born expired.
     token, link = reports.create_share_link(
         database, frozen.id, author="ana", expires_in=timedelta(hours=1)
@@ -292,7 +301,7 @@ def test_expired_link_is_denied(database: Database, frozen: reports.ReportEntity
 
 @pytest.mark.parametrize("token", ["", "   ", "x" * 10_000, "not-a-token"])
 def test_wrong_token_is_denied_without_saying_more(
-    database: Database, frozen: reports.ReportEntity, token: str
+    database: Database, frozen: reports.Report, token: str
 ) -> None:
     # Guards token guessing: malformed and unknown tokens give one and the same answer.
     real, _ = reports.create_share_link(database, frozen.id, author="ana")
@@ -303,7 +312,7 @@ def test_wrong_token_is_denied_without_saying_more(
         assert str(err.value) == str(AccessDenied("invalid"))
 
 
-def test_only_the_token_hash_is_stored(database: Database, frozen: reports.ReportEntity) -> None:
+def test_only_the_token_hash_is_stored(database: Database, frozen: reports.Report) -> None:
     # Guards a leaked database: it must not contain working share tokens.
     token, link = reports.create_share_link(database, frozen.id, author="ana")
     with database.read() as s:
@@ -315,14 +324,14 @@ def test_only_the_token_hash_is_stored(database: Database, frozen: reports.Repor
     assert token not in repr(link) and not hasattr(link, "token_hash")
 
 
-def test_html_export_is_offline_and_escaped(frozen: reports.ReportEntity) -> None:
+def test_html_export_is_offline_and_escaped(frozen: reports.Report) -> None:
     # Guards the shared HTML file: no network request, no script, user text shown as text.
-    page = reports.export_html(frozen)
+    page = report_export.export_html(frozen)
     lower = page.lower()
     for banned in ("http://", "https://", "<script", "<link", "src=", "<img", "<iframe", "@import"):
         assert banned not in lower, banned
     assert not re.search(r"url\((?!#)", lower)
-    assert page.count("<svg") == len(frozen.snapshot["charts"]) == 2
+    assert page.count("<svg") == len(frozen.snapshot.charts) == 2
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "[x](http&#58;//evil)" in page
     assert ARABIC in page
@@ -331,13 +340,13 @@ def test_html_export_is_offline_and_escaped(frozen: reports.ReportEntity) -> Non
     assert frozen.id in page and "frozen by ana" in page
 
 
-def test_html_numbers_equal_the_json_export(frozen: reports.ReportEntity) -> None:
+def test_html_numbers_equal_the_json_export(frozen: reports.Report) -> None:
     # Guards "a teammate sees the same numbers": each shown number is the JSON export's value.
-    exported = json.loads(reports.export_json(frozen))
+    exported = json.loads(report_export.export_json(frozen))
     assert exported["report"]["id"] == frozen.id
     assert exported["report"]["created_at"] == frozen.created_at.isoformat()
     parser = _Collect()
-    parser.feed(reports.export_html(frozen))
+    parser.feed(report_export.export_html(frozen))
     cells = [a for a in parser.attrs if "data-value" in a]
     paths = {str(a["data-path"]) for a in cells}
     for section in ("table", "comparisons", "conditions", "clauses"):
@@ -345,14 +354,14 @@ def test_html_numbers_equal_the_json_export(frozen: reports.ReportEntity) -> Non
     assert len(paths) == len(cells) == 11 * 3 + 6 * 2 + 4 + 4
     for a in cells:
         assert json.loads(str(a["data-value"])) == _at(exported, str(a["data-path"]))
-    page = reports.export_html(frozen)
+    page = report_export.export_html(frozen)
     assert 'data-path="table.0.harmful_rate" data-value="0.125">12.5%<' in page
     assert 'data-path="comparisons.0.diff" data-value="0.08333333333333331">+8.3 pp<' in page
 
 
-def test_csv_defuses_formulas_and_has_the_tables(frozen: reports.ReportEntity) -> None:
+def test_csv_defuses_formulas_and_has_the_tables(frozen: reports.Report) -> None:
     # Guards spreadsheet formula injection and the CSV's shape (table, blank line, comparisons).
-    rows = list(csv.reader(io.StringIO(reports.export_csv(frozen))))
+    rows = list(csv.reader(io.StringIO(report_export.export_csv(frozen))))
     blank = rows.index([])
     table, comparisons = rows[:blank], rows[blank + 1 :]
     assert table[0][:3] == ["variant", "arm", "runs"]
@@ -365,27 +374,42 @@ def test_csv_defuses_formulas_and_has_the_tables(frozen: reports.ReportEntity) -
     assert comparisons[2][comparisons[0].index("diff")] == "-1.3666666666666671"  # numbers kept
     assert comparisons[2][comparisons[0].index("method")] == "'@sign test"
     assert comparisons[1][comparisons[0].index("within_noise")] == "true"
+    assert comparisons[1][comparisons[0].index("verdict")] == "within noise"
+    assert comparisons[2][comparisons[0].index("verdict")] == "beyond noise"
     cells = [c for r in rows for c in r]
     assert not any(c.startswith(("=", "+", "@")) for c in cells)
 
 
-def test_chart_links_and_images_are_stripped(database: Database) -> None:
-    # Guards hostile chart specs: no clickable link, image fetch or external data in the HTML.
+def test_chart_links_and_images_are_refused_at_freeze_and_at_render(database: Database) -> None:
+    # Guards hostile chart specs: a link, an image or external data is refused when frozen,
+    # and a stored one (frozen by older code) is refused, not drawn, in the HTML export.
     study_id = _study(database)
-    snap = _snapshot(study_id)
     data = pd.DataFrame({"a": ["x"], "b": [1], "u": ["http://evil/x"], "img": ["https://e/i.png"]})
     base = alt.Chart(data)
-    snap["charts"] = {
+    hostile = {
         "linked": alt.layer(
             base.mark_bar().encode(x="a:N", y="b:Q", href="u:N"),
             base.mark_image(width=9, height=9).encode(x="a:N", url="img:N"),
         ).to_dict(),
         "remote": {"data": {"url": "https://evil/data.csv"}, "mark": "bar"},
     }
-    report = reports.freeze(database, study_id=study_id, snapshot=snap, title="t", author="ana")
-    page = reports.export_html(report)
+    for name, spec in hostile.items():
+        snap = _snapshot(study_id)
+        snap["charts"] = {name: spec}
+        with pytest.raises(InputError, match="inline data") as err:
+            reports.freeze(database, study_id=study_id, snapshot=snap, title="t", author="ana")
+        assert str(err.value.field).startswith(f"charts.{name}.")
+    assert reports.list_reports(database) == []
+
+    stored = _snapshot(study_id)
+    stored["charts"] = {"fine": stored["charts"]["Training loss"], **hostile}
+    with database.write() as s:
+        reportstore.create_report(
+            s, report_id="old", study_id=study_id, title="t", snapshot=stored, created_by="x"
+        )
+    page = report_export.export_html(reports.get_report(database, "old"))
     assert page.count("<svg") == 1
-    assert "could not be drawn" in page
+    assert page.count('class="refused"') == 2 and "only inline data" in page
     lower = page.lower()
-    assert "<a " not in lower and "<image" not in lower and "href" not in lower
+    assert "<a " not in lower and "<image" not in lower and "href=" not in lower
     assert "http://" not in lower and "https://" not in lower

@@ -28,14 +28,15 @@ def _clauses(svc: Service, name: str = "example") -> list[dict[str, object]]:
 
 
 def test_seed_is_idempotent_and_has_both_variants(seeded: Service) -> None:
-    # Guards `speclab init` run twice: one example spec, rules + values, two render jobs.
+    # Guards `speclab init` run twice: one example spec, rules + values, stored, no jobs.
     assert seeded.seed_builtin() == ()
     (spec,) = seeded.list_specs()
     assert spec.name == "example" and spec.n_clauses >= 8
     variants = {v.name: v for v in seeded.list_variants("example")}
     assert set(variants) == {"rules", "values"}
     assert variants["values"].word_count > variants["rules"].word_count
-    assert seeded.job_counts().queued == 2
+    assert all(v.artifact is not None for v in variants.values())
+    assert seeded.job_counts().queued == 0
 
 
 def test_rules_variant_drops_every_rationale(seeded: Service) -> None:
@@ -73,9 +74,9 @@ def test_edit_creates_child_version_and_diff(seeded: Service) -> None:
     rule_change = next(c for c in d.clauses if c.code == first).change("rule")
     assert rule_change is not None
     assert [op.text.strip() for op in rule_change.ops if op.op == "insert"] == ["Always."]
-    # The new version got its own rules/values variants and render jobs.
+    # The new version got its own rules/values variants, stored at once.
     assert {v.name for v in seeded.list_variants("example", 2)} == {"rules", "values"}
-    assert seeded.job_counts().queued == 4
+    assert all(v.artifact is not None for v in seeded.list_variants("example", 2))
 
 
 def test_unchanged_edit_is_refused(seeded: Service) -> None:
@@ -187,14 +188,15 @@ def test_custom_variant_and_text_diff(seeded: Service) -> None:
         seeded.derive_variant("example", 1, "poetic")
 
 
-def test_render_job_writes_content_addressed_artifact(seeded: Service) -> None:
-    # Guards the built-in job kind: artifact path comes from the hash, text equals the render.
-    from engine.jobs.worker import Worker
-
-    Worker(seeded.settings, seeded.db, burst=True).run()
+def test_variant_text_is_rendered_once_and_stored_at_save(seeded: Service) -> None:
+    # Guards one rendering: saving a variant stores its text as a content-addressed artifact
+    # right away (no job), and that artifact is exactly the text shown and hashed.
+    seeded.derive_variant("example", 1, "custom", variant_name="hand", custom_text="Be kind.")
     for v in seeded.list_variants("example"):
         assert v.artifact is not None
         assert v.artifact.path == f"{v.artifact.sha256[:2]}/{v.artifact.sha256}"
-        assert seeded.artifacts.read_bytes(v.artifact).decode() == seeded.variant_text(v)
+        text = seeded.artifacts.read_bytes(v.artifact).decode()
+        assert text == seeded.variant_text(v)
+        assert v.text_hash == v.artifact.sha256
     with seeded.db.read() as s:
-        assert jobstore.counts(s).succeeded == 2
+        assert jobstore.counts(s).queued == 0

@@ -456,3 +456,135 @@ def test_markdown_without_clauses(tmp_path: Path) -> None:
     err = raises_input(tmp_path, "prose.md", "# Just a title\n\nSome prose.\n")
     assert err.field == "clauses"
     assert "## CODE. Title" in str(err)
+
+
+# -- bounds and truncation (issue 13) and names from file names (issue 8) ----------------------
+
+
+def json_list(n: int) -> str:
+    return "[" + ", ".join(['"x"'] * n) + "]"
+
+
+def test_limits_fit_the_database_columns() -> None:
+    # Guards: a limit above a PostgreSQL column width, which SQLite would silently store.
+    from db import models
+    from engine.specs.model import DEFAULT_LIMITS, SpecLimits
+
+    columns = models.Clause.__table__.c
+    assert DEFAULT_LIMITS.max_title <= columns.title.type.length
+    assert DEFAULT_LIMITS.max_title <= models.SpecVersion.__table__.c.title.type.length
+    assert DEFAULT_LIMITS.max_authority <= columns.authority.type.length
+    assert columns.code.type.length == 50
+    with pytest.raises(InputError):
+        SpecLimits(max_title=501)
+
+
+@pytest.mark.parametrize(
+    ("filename", "name"),
+    [
+        ("My House Rules v2.md", "my-house-rules-v2"),
+        ("dir/Spec_ONE.yaml", "spec_one"),
+        ("Règles été.txt", "regles-ete"),
+        ("--x--.md", "x"),
+        ("!!!.md", None),
+        ("規則.md", None),
+    ],
+)
+def test_name_from_filename(filename: str, name: str | None) -> None:
+    # Guards issue 8: unnamed Markdown specs get a slug of their file name, or none.
+    from engine.specs.model import name_from_filename
+
+    assert name_from_filename(filename) == name
+
+
+def test_parsed_spec_name_prefers_explicit_then_file_then_file_name(tmp_path: Path) -> None:
+    # Guards the order in which an import picks the stored name.
+    parsed = parse_file(tmp_path, "Some Rules.md", "## A. One\n\nBe kind.\n")
+    assert parsed.name is None and parsed.spec_name() == "some-rules"
+    assert parsed.spec_name("chosen") == "chosen"
+    with pytest.raises(InputError, match="--name"):
+        parsed.spec_name("a\n")
+    named = parse_file(tmp_path, "x.md", "---\nname: inner\n---\n## A. One\n\nBe kind.\n")
+    assert named.spec_name() == "inner"
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "words"),
+    [
+        ("## A. One\n\nrule\n\nThis includes:\n", 5, "no '- ' items"),
+        ("## A. One\n\nrule\n\nExamples:\n\n## B\n\nrule b\n", 5, "no '- ' items"),
+        ("## A. One\n\nrule\n\nWhy:\n\n## B\n\nrule b\n", 5, "'Why:' has no text"),
+        ("## A. One\n\nrule\n\n## B. Two\n", 5, "required"),
+    ],
+)
+def test_markdown_that_ends_early_is_refused(
+    tmp_path: Path, text: str, line: int, words: str
+) -> None:
+    # Guards issue 13: truncated Markdown (an empty section, a heading with no body) being
+    # stored as a shorter spec.
+    err = raises_input(tmp_path, "cut.md", text)
+    assert err.line == line and words in err.detail
+
+
+@pytest.mark.parametrize(
+    ("text", "field"),
+    [
+        ("clauses:\n- code: A\n  rule: r\n  rationale:\n", "clauses[0].rationale"),
+        ("title:\nclauses:\n- code: A\n  rule: r\n", "title"),
+    ],
+)
+def test_yaml_key_without_value_is_refused(tmp_path: Path, text: str, field: str) -> None:
+    # Guards issue 13: a YAML file cut after a key reading as an empty field.
+    err = raises_input(tmp_path, "cut.yaml", text)
+    assert err.field == field and "cut short" in err.detail
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "field"),
+    [
+        (
+            "t.json",
+            '{"title": "' + "T" * 501 + '", "clauses": [{"code": "A", "rule": "r"}]}',
+            "title",
+        ),
+        ("a.md", "## A\nAuthority: " + "a" * 101 + "\n\nrule\n", "clauses[0].authority"),
+        ("p.md", "## A\nPriority: 99999999999999999999\n\nrule\n", "clauses[0].priority"),
+        ("p.yaml", "clauses:\n- {code: A, rule: r, priority: 1000001}\n", "clauses[0].priority"),
+        (
+            "s.json",
+            '{"clauses": [{"code": "A", "rule": "r", "subrules": ' + json_list(201) + "}]}",
+            "clauses[0].subrules",
+        ),
+        ("n.json", '{"clauses": [{"code": "A", "rule": "a\\u0000b"}]}', "clauses[0].rule"),
+        ("c.yaml", "clauses:\n" + "- {code: A, rule: r}\n" * 501, "clauses"),
+    ],
+)
+def test_field_limits_name_the_field(tmp_path: Path, name: str, text: str, field: str) -> None:
+    # Guards issue 13: values the PostgreSQL columns (or Python's int) cannot hold passing
+    # validation and failing later with a raw database error.
+    err = raises_input(tmp_path, name, text)
+    assert err.field == field
+
+
+def test_lone_surrogate_in_json_is_refused(tmp_path: Path) -> None:
+    # Guards issue 13: "\ud800" decoding to text that no database can store.
+    err = raises_input(tmp_path, "s.json", '{"clauses": [{"code": "A", "rule": "\\ud800"}]}')
+    assert "surrogate" in err.detail and err.field == "clauses[0].rule"
+
+
+def test_markdown_lines_of_blanks_read_as_before(tmp_path: Path) -> None:
+    # Guards the regex-free reader on the inputs that made the old patterns backtrack
+    # (issue 13: '##' and 60,000 spaces took 21.8 s): same meaning, any length.
+    blanks = " " * 60_000
+    parsed = parse_file(
+        tmp_path,
+        "b.md",
+        f"#{blanks}Title{blanks}\n\n## A.{blanks}One{blanks}\n"
+        f"Authority:{blanks}op{blanks}\n\nrule{blanks}\n",
+    )
+    assert parsed.content.title == "Title"
+    (a,) = parsed.content.clauses
+    assert (a.code, a.title, a.authority, a.rule) == ("A", "One", "op", "rule")
+    err = raises_input(tmp_path, "h.md", f"##{blanks}\nrule\n")
+    assert err.field == "clauses[0].code"
+    assert len(str(err)) < 300

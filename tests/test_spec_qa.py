@@ -17,7 +17,7 @@ from engine.backends.base import GenerationParams, Message
 from engine.errors import ConfigError, InputError
 from engine.evals import judges
 from engine.evals.judges import JudgeInput, Verdict
-from engine.evals.judges_qa import contradictions, parse_score
+from engine.evals.qa import contradictions, parse_score
 from engine.evals.spec_qa import (
     KINDS,
     QAItem,
@@ -246,7 +246,7 @@ def test_rubric_scores_a_good_answer_high(item_id: str) -> None:
     # Guards against the rubric failing to credit an answer that makes the reference points.
     verdict = rubric(item_id, GOOD_ANSWERS[item_id])
     assert verdict.score is not None and verdict.score >= 7, verdict.reasoning
-    assert (verdict.judge, verdict.prompt_version) == ("qa_rubric", "qa-rubric-v1")
+    assert (verdict.judge, verdict.prompt_version) == ("qa_rubric", "qa-rubric-v2")
     assert "matched" in verdict.reasoning
 
 

@@ -90,8 +90,15 @@ def test_msm_then_aft_trains_lora_and_caches(sqlite_service: Service, tiny_model
     assert torch.count_nonzero(q.lora_B["default"].weight) > 0
     assert torch.equal(q.base_layer.weight, original)
 
-    aft_job = svc.get_job(stages["aft"]["job_id"])
-    assert len(aft_job.result["lineage"]) == 2  # trained on top of the merged midtraining
+    # The AFT model is the midtraining adapter (merged) plus AFT's own, found by following
+    # the stages' inputs and their stored outputs (nothing travels back through job results).
+    from engine.stages.io import lineage
+
+    chain = [a.sha256 for a in lineage(svc.db, stages["aft"]["key"])]
+    assert chain == [
+        next(a["sha256"] for a in stages[k]["artifacts"] if a["role"] == "adapter")
+        for k in ("midtrain", "aft")
+    ]
 
     # Relaunching the same study computes nothing: every stage is cached.
     again = svc.launch_study(cfg)

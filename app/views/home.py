@@ -10,7 +10,7 @@ svc = service()
 st.title("SpecLab")
 st.caption(
     "Write spec variants, train and evaluate them, compare the results honestly. "
-    f"Database: {svc.db.safe_url}"
+    f"Database: {svc.database_label()}"
 )
 
 specs = svc.list_specs()

@@ -11,7 +11,7 @@ import yaml
 from app.auth import require_author
 from app.state import literal, service
 from engine.errors import SpecLabError
-from engine.pipeline.study import ARMS, PRESETS, SUITES, StudyConfig
+from engine.service import ARMS, PRESETS, STATUS_HELP, SUITES, StudyConfig
 
 svc = service()
 st.title("New study")
@@ -39,7 +39,13 @@ variants = st.multiselect(
     default=[v for v in ("rules", "values") if v in variant_names],
     key="variants",
 )
-arms = st.multiselect("Arms", list(ARMS), default=["aft", "msm+aft"], key="arms")
+arms = st.multiselect(
+    "Arms",
+    list(ARMS),
+    default=["aft", "msm+aft"],
+    key="arms",
+    help="; ".join(f"{a.name}: {a.help}" for a in ARMS.values()),
+)
 c3, c4, c5 = st.columns(3)
 seeds_text = c3.text_input("Seeds (comma-separated)", value="0", key="seeds")
 model = c4.text_input("Base model", value="builtin:smollm2-135m-instruct", key="model")
@@ -48,9 +54,28 @@ evals = st.multiselect("Evaluation suites", list(SUITES), default=list(SUITES), 
 overrides_text = st.text_area(
     "Overrides (YAML or JSON: stage → settings)",
     value="{}",
-    help="e.g. {midtrain: {max_steps: 5}, aft: {max_steps: 5}}",
+    help="e.g. {midtrain: {max_steps: 5}, aft: {max_steps: 5}}; every setting is listed "
+    "under 'Stage settings' below",
     key="overrides",
 )
+with st.expander("Stage settings of this preset (what Overrides can change)"):
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "stage": kind,
+                    "setting": f.name,
+                    "type": f.type,
+                    "value": json.dumps(f.default),
+                    "help": f.help,
+                }
+                for kind, fields in svc.stage_settings(preset).items()
+                for f in fields
+            ]
+        ),
+        hide_index=True,
+        key="settings_table",
+    )
 
 config: StudyConfig | None = None
 try:
@@ -59,7 +84,7 @@ except ValueError:
     st.error("Seeds must be whole numbers separated by commas.")
     st.stop()
 try:
-    overrides = yaml.safe_load(overrides_text) or {}
+    overrides = svc.parse_overrides(overrides_text)
     config = StudyConfig.from_dict(
         {
             "name": name,
@@ -75,9 +100,6 @@ try:
         source="form",
     )
     estimate = svc.estimate_study(config)
-except yaml.YAMLError as exc:
-    st.error(f"Overrides are not valid YAML: {literal(str(exc))}")
-    st.stop()
 except SpecLabError as exc:
     st.error(literal(str(exc)))
     st.stop()
@@ -86,7 +108,9 @@ st.subheader("Cost estimate")
 m1, m2, m3, m4 = st.columns(4)
 m1.metric("Runs", estimate.runs)
 m2.metric("Stages", len(estimate.stages))
-m3.metric("Already computed", estimate.cached)
+m3.metric(
+    "Already computed", estimate.cached, help=f"{estimate.shared} more shared with running work"
+)
 m4.metric("Estimated time", f"{estimate.seconds / 60:.1f} min")
 st.caption(
     f"{len(estimate.to_compute)} stage(s) to compute, ~{estimate.tokens:,} tokens; "
@@ -95,13 +119,59 @@ st.caption(
 st.dataframe(
     pd.DataFrame(
         [
-            {"stage": s.kind, "status": s.status, "tokens": s.tokens, "seconds": round(s.seconds)}
+            {
+                "stage": s.label,
+                "kind": s.kind,
+                "status": s.status,
+                "what happens": STATUS_HELP[s.status],
+                "tokens": s.tokens,
+                "seconds": round(s.seconds),
+            }
             for s in estimate.stages
         ]
     ),
     hide_index=True,
     key="estimate_table",
 )
+st.subheader("What this study can detect")
+pw = estimate.power
+p1, p2, p3 = st.columns(3)
+p1.metric("Samples per cell", f"{pw.n} agentic")
+p2.metric(
+    "Smallest harmful-rate difference",
+    f"{pw.harmful_rate_mde * 100:.0f} points",
+    help="detected with 80% power, two-sided, at Holm's strictest level "
+    f"({pw.level:.4f} = 0.05 / {pw.comparisons} comparisons), around a {pw.baseline:.0%} rate",
+)
+p3.metric(
+    "Smallest QA-score difference",
+    f"{pw.qa_score_mde:.1f} points" if pw.qa_score_mde < 100 else "—",
+    help=f"detected with 80% power at the same level, for a score spread of {pw.qa_sd} points",
+)
+if pw.harmful_rate_mde >= 0.3:
+    st.warning(
+        "At these sizes only very large differences can be told apart from noise: more "
+        "seeds or samples per condition are needed for a real comparison."
+    )
+q1, q2 = st.columns(2)
+want_rate = q1.number_input(
+    "Difference in harmful rate you want to detect (points)", 1, 50, 10, key="want_rate"
+)
+want_qa = q2.number_input(
+    "Difference in QA score you want to detect (points)", 0.1, 10.0, 1.0, key="want_qa"
+)
+try:
+    need_rate, need_qa = svc.sizes_needed(
+        pw, rate_difference=want_rate / 100, qa_difference=float(want_qa)
+    )
+except SpecLabError as exc:
+    st.error(literal(str(exc)))
+else:
+    st.caption(
+        f"Needed per cell: {need_rate:,} agentic samples (now {pw.n:,}) and {need_qa:,} QA "
+        "answers, at the same level. Samples per cell = conditions × samples per condition × "
+        "seeds."
+    )
 with st.expander("As a study file"):
     st.code(yaml.safe_dump(config.to_dict(), sort_keys=False), language="yaml")
 

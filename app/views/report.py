@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import streamlit as st
 
 from app.auth import require_author
 from app.snapshot_view import render_snapshot
 from app.state import literal, report_links, service
-from db.types import utcnow
 from engine.errors import SpecLabError
 
 svc = service()
@@ -51,7 +52,7 @@ if st.button("Create read-only link", disabled=author is None, key="share"):
 if "share_token" in st.session_state:
     st.caption("Copy it now: the token is shown once and stored only as a hash.")
     st.code(f"?share={st.session_state['share_token']}", language=None)
-now = utcnow()
+now = datetime.now(UTC)
 for link in svc.list_shares(report.id):
     c = st.columns([3, 2, 1])
     c[0].text(f"link {link.hash_prefix}… by {link.created_by}")

@@ -7,8 +7,8 @@ import pandas as pd
 import streamlit as st
 
 from app.state import literal, query_int, service
-from db.entities import Run, Stage
 from engine.errors import SpecLabError
+from engine.service import Run, Stage
 
 svc = service()
 st.title("Run")
@@ -40,7 +40,7 @@ def dag(run: Run) -> str:
     for s in run.stages:
         label = f"{s.kind}\\n{s.state}{' (cached)' if s.cached else ''}"
         lines.append(f'"{s.key}" [label="{label}", fillcolor="{STATE_COLOURS[s.state]}"];')
-        for dep in s.config.get("inputs", {}).values():
+        for dep in svc.stage_spec(s).inputs.values():
             if dep in by_key:
                 lines.append(f'"{dep}" -> "{s.key}";')
     lines.append("}")

@@ -6,12 +6,13 @@ database, so a browser reload or a dashboard restart loses nothing.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pandas as pd
 import streamlit as st
 
 from app.auth import signed_in_user
 from app.state import ago, literal, service
-from db.types import utcnow
 from engine.errors import SpecLabError
 
 STATES = ["queued", "running", "succeeded", "failed", "cancelled"]
@@ -35,7 +36,7 @@ def live_queue() -> None:
     for col, state in zip(cols, STATES, strict=True):
         col.metric(state.capitalize(), getattr(counts, state))
 
-    now = utcnow()
+    now = datetime.now(UTC)
     workers = svc.list_workers()
     lease = svc.settings.lease_seconds
     st.subheader("Workers")

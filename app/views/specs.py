@@ -11,10 +11,8 @@ import streamlit as st
 
 from app.auth import require_author
 from app.state import literal, service
-from db.entities import Clause, SpecVersion
 from engine.errors import SpecLabError
-from engine.specs.diff import SpecDiff, WordOp
-from engine.specs.render import CUSTOM, RENDERING_HELP
+from engine.service import CUSTOM, RENDERING_HELP, Clause, SpecDiff, SpecVersion, WordOp
 
 svc = service()
 st.title("Specs")
@@ -112,7 +110,7 @@ st.caption(
 if "flash" in st.session_state:
     st.success(literal(st.session_state.pop("flash")))
 
-studies_on_spec = [s for s in svc.list_studies(limit=200) if s.spec_ref.startswith(f"{spec_name}@")]
+studies_on_spec = svc.studies_on_spec(spec_name)
 if studies_on_spec:
     with st.expander(f"Studies on this spec ({len(studies_on_spec)})"):
         for s in studies_on_spec[:20]:

@@ -48,6 +48,18 @@ st.query_params["study"] = str(study_id)
 st.page_link("views/study.py", label="Open the comparison", query_params={"study": str(study_id)})
 
 
+RUNS_PAGE = 25
+n_runs = next(s.n_runs for s in studies if s.id == study_id)
+pages = max(1, -(-n_runs // RUNS_PAGE))
+# Runs are shown a page at a time: a 200-run study would otherwise put 1,000 elements on the
+# page, and the browser, not the database, would make the user wait.
+runs_page = int(
+    st.number_input(f"Runs page (of {pages})", min_value=1, max_value=pages, value=1, step=1)
+    if pages > 1
+    else 1
+)
+
+
 @st.fragment(run_every=3)
 def live_study() -> None:
     try:
@@ -58,7 +70,11 @@ def live_study() -> None:
     stages = {st_.id: st_ for r in study.runs for st_ in r.stages}
     done = sum(1 for x in stages.values() if x.state == "succeeded")
     st.progress(done / max(len(stages), 1), text=f"{study.status}: {done}/{len(stages)} stages")
-    for run in study.runs:
+    first = (runs_page - 1) * RUNS_PAGE
+    shown = study.runs[first : first + RUNS_PAGE]
+    if len(study.runs) > len(shown):
+        st.caption(f"runs {first + 1}–{first + len(shown)} of {len(study.runs)}")
+    for run in shown:
         cols = st.columns([3, 2, 1, 2])
         cols[0].text(f"run {run.id}: {run.variant_name} × {run.arm} · seed {run.seed}")
         cols[1].text(run.status)

@@ -3,13 +3,13 @@ the reproducibility capsule, relaunch, and freezing a report."""
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 from app.auth import require_author
-from app.snapshot_view import render_snapshot
+from app.snapshot_view import render_capsule, render_snapshot
 from app.state import literal, query_int, service
 from engine.errors import SpecLabError
-from engine.pipeline.study import StudyConfig
 
 svc = service()
 st.title("Study")
@@ -24,20 +24,34 @@ try:
 except SpecLabError as exc:
     st.error(literal(str(exc)))
     st.stop()
-st.text(f"{study.name} · {study.spec_ref} · by {study.created_by}")
+header = st.empty()  # filled from the snapshot, whose text has bidi controls removed
 
 
-@st.fragment(run_every=3)
+@st.fragment(run_every=3 if study.status in ("queued", "running") else None)
 def progress() -> None:
     live = svc.get_study(study_id)
     stages = {s.id: s for r in live.runs for s in r.stages}
     done = sum(1 for s in stages.values() if s.state == "succeeded")
     st.progress(done / max(len(stages), 1), text=f"{live.status}: {done}/{len(stages)} stages")
-    for run in live.runs:
-        c = st.columns([4, 2, 2])
-        c[0].text(f"run {run.id}: {run.variant_name} × {run.arm} · seed {run.seed}")
-        c[1].text(run.status)
-        c[2].page_link("views/run.py", label="open run", query_params={"run": str(run.id)})
+    # One table element however many runs (a row of widgets per run cost the browser seconds
+    # at 100 runs); each run links to its page.
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "run": f"/run?run={run.id}",
+                    "variant": run.variant_name,
+                    "arm": run.arm,
+                    "seed": run.seed,
+                    "status": run.status,
+                }
+                for run in live.runs
+            ]
+        ),
+        column_config={"run": st.column_config.LinkColumn("run", display_text=r"run=(\d+)")},
+        hide_index=True,
+        key="runs_table",
+    )
 
 
 with st.expander("Runs", expanded=study.status != "succeeded"):
@@ -54,16 +68,25 @@ chosen = st.multiselect(
     key="pairs",
 )
 snapshot = svc.study_snapshot(study_id, pairs=list(chosen) or None)
+header.text(f"{snapshot.study.name} · {snapshot.study.spec} · by {snapshot.study.created_by}")
+# Variants are only comparable when their corpora held length and rule exposure equal.
+for pair in svc.corpus_balance(study_id, study=study):
+    for warning in pair.warnings:
+        st.warning(literal(f"MSM corpora {pair.variant_a} vs {pair.variant_b}: {warning}"))
 render_snapshot(snapshot, key="live")
 
+if st.button("Compute the reproducibility capsule", key="capsule"):
+    # On demand only: it asks git and the package metadata, which a rerun should not.
+    render_capsule(svc.study_capsule(study_id))
+
 st.subheader("Samples that flipped between two cells")
-cells = [f"{r['variant']} × {r['arm']}" for r in snapshot.get("table", [])]
-if len(cells) >= 2:
+cell_keys = {f"{r.variant} × {r.arm}": (r.variant, r.arm) for r in snapshot.table}
+labels = list(cell_keys)
+if len(labels) >= 2:
     c1, c2 = st.columns(2)
-    a = c1.selectbox("A", cells, index=0, key="flip_a")
-    b = c2.selectbox("B", cells, index=1, key="flip_b")
-    pa, pb = tuple(a.split(" × ")), tuple(b.split(" × "))
-    pairs = svc.flipped_samples(study_id, pa, pb, limit=10)
+    a = c1.selectbox("A", labels, index=0, key="flip_a")
+    b = c2.selectbox("B", labels, index=1, key="flip_b")
+    pairs = svc.flipped_samples(study_id, cell_keys[a], cell_keys[b], limit=10)
     st.caption(
         f"{len(pairs)} flipped sample(s) shown (same scenario and sample, different verdict)"
     )
@@ -81,9 +104,12 @@ st.subheader("Relaunch and freeze")
 author = require_author("relaunch studies or freeze reports")
 c1, c2 = st.columns(2)
 if c1.button("Relaunch exactly", disabled=author is None, key="relaunch"):
-    config = StudyConfig.from_dict({k: v for k, v in study.config.items() if k != "resolved"})
-    result = svc.launch_study(config, author=author)
-    st.success(f"Relaunched as study {result.study_id}: {result.new_jobs} new stage(s)")
+    try:
+        result = svc.relaunch_study(study_id, author=author)
+    except SpecLabError as exc:
+        st.error(literal(str(exc)))
+    else:
+        st.success(f"Relaunched as study {result.study_id}: {result.new_jobs} new stage(s)")
 title = c2.text_input("Report title", value=f"{study.name} — report", key="report_title")
 if c2.button("Freeze report", disabled=author is None, key="freeze"):
     report = svc.freeze_report(study_id, title=title, author=author, pairs=list(chosen) or None)

@@ -22,7 +22,8 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import partial
 from importlib import resources
 from typing import Any, Protocol
 
@@ -32,9 +33,11 @@ from engine.textfile import json_kind, json_line, jsonl_records
 __all__ = [
     "COT_CLOSE",
     "COT_OPEN",
+    "DEFAULT_DEMO_LIMITS",
     "MAX_IMPORT_BYTES",
     "MAX_IMPORT_LINES",
     "Demo",
+    "DemoLimits",
     "completion_text",
     "coverage",
     "dumps_jsonl",
@@ -48,6 +51,34 @@ COT_OPEN = "<reasoning>"
 COT_CLOSE = "</reasoning>"
 MAX_IMPORT_BYTES = 50 * 1024 * 1024
 MAX_IMPORT_LINES = 200_000
+
+
+@dataclass(frozen=True)
+class DemoLimits:
+    """Bounds on an imported demonstrations file, checked line by line before anything is
+    stored."""
+
+    max_bytes: int = field(
+        default=MAX_IMPORT_BYTES, metadata={"help": "largest file accepted, in bytes"}
+    )
+    max_lines: int = field(default=MAX_IMPORT_LINES, metadata={"help": "most lines in one file"})
+    max_line_chars: int = field(
+        default=1_000_000, metadata={"help": "longest line (one demonstration), in characters"}
+    )
+    max_text_chars: int = field(
+        default=100_000,
+        metadata={"help": "longest prompt, response, reasoning or message, in characters"},
+    )
+    max_messages: int = field(default=64, metadata={"help": "most messages in one chat line"})
+    max_clauses: int = field(
+        default=100, metadata={"help": "most clause codes one demonstration may list"}
+    )
+    max_id_chars: int = field(
+        default=200, metadata={"help": "longest id (and clause code), in characters"}
+    )
+
+
+DEFAULT_DEMO_LIMITS = DemoLimits()
 
 _BUILTIN_PACKAGE = "engine.data.builtin"
 _BUILTIN_FILE = "demos.jsonl"
@@ -97,7 +128,9 @@ def load_builtin() -> list[Demo]:
     return parse_demos_jsonl(data, source=f"built-in {_BUILTIN_FILE}")
 
 
-def parse_demos_jsonl(data: bytes, *, source: str) -> list[Demo]:
+def parse_demos_jsonl(
+    data: bytes, *, source: str, limits: DemoLimits = DEFAULT_DEMO_LIMITS
+) -> list[Demo]:
     """Validate an imported demonstrations file and return its demonstrations in order.
 
     Blank lines are skipped. In the chat form, an optional system message comes first, then one
@@ -106,15 +139,17 @@ def parse_demos_jsonl(data: bytes, *, source: str) -> list[Demo]:
 
     Raises:
         InputError: naming ``source`` and, where known, the 1-based line and the field at
-            fault: oversize, empty, binary or non-UTF-8 files, too many lines, invalid JSON,
-            unknown or mistyped fields, a missing prompt or response, duplicate ids.
+            fault: oversize, empty, binary or non-UTF-8 files, too many or too long lines,
+            invalid JSON, unknown or mistyped fields, a missing prompt or response, texts
+            over :class:`DemoLimits`, duplicate ids.
     """
     return jsonl_records(
         data,
         source,
-        max_bytes=MAX_IMPORT_BYTES,
-        max_lines=MAX_IMPORT_LINES,
-        parse=_parse_line,
+        max_bytes=limits.max_bytes,
+        max_lines=limits.max_lines,
+        max_line_chars=limits.max_line_chars,
+        parse=partial(_parse_line, limits=limits),
         record_id=lambda record: record.id,
     )
 
@@ -170,7 +205,7 @@ def dumps_jsonl(rows: Iterable[Mapping[str, Any]]) -> bytes:
 # -- parsing ----------------------------------------------------------------------------------
 
 
-def _parse_line(line: str, number: int, source: str) -> Demo:
+def _parse_line(line: str, number: int, source: str, *, limits: DemoLimits) -> Demo:
     def error(message: str, field: str | None = None) -> InputError:
         return InputError(message, source=source, line=number, field=field)
 
@@ -180,7 +215,7 @@ def _parse_line(line: str, number: int, source: str) -> Demo:
 
     if "messages" in obj:
         allowed: tuple[str, ...] = ("messages",)
-        prompt, response = _chat(obj["messages"], error)
+        prompt, response = _chat(obj["messages"], error, limits)
         for clash in ("prompt", "completion", "response"):
             if clash in obj:
                 raise error(f"give either 'messages' or {clash!r}, not both", clash)
@@ -191,8 +226,8 @@ def _parse_line(line: str, number: int, source: str) -> Demo:
         if key not in obj:
             raise error("missing the response: add a 'response' (or 'completion') string", key)
         allowed = ("prompt", key)
-        prompt = _text(obj["prompt"], "prompt", error)
-        response = _text(obj[key], key, error)
+        prompt = _text(obj["prompt"], "prompt", error, limits.max_text_chars)
+        response = _text(obj[key], key, error, limits.max_text_chars)
     else:
         raise error(f"missing the prompt: {_FORMS}", "prompt")
 
@@ -202,7 +237,7 @@ def _parse_line(line: str, number: int, source: str) -> Demo:
 
     reasoning = ""
     if "reasoning" in obj:
-        reasoning = _optional_text(obj["reasoning"], "reasoning", error)
+        reasoning = _optional_text(obj["reasoning"], "reasoning", error, limits.max_text_chars)
     response_key = "messages" if "messages" in obj else allowed[1]
     inline = _split_reasoning(response)
     if inline is not None:
@@ -218,21 +253,21 @@ def _parse_line(line: str, number: int, source: str) -> Demo:
                 "the response holds only a reasoning block, with no reply after it", response_key
             )
     # Markers left anywhere else would leak reasoning into the arm trained without it.
-    for text, field in ((response, response_key), (reasoning, "reasoning")):
+    for text, where in ((response, response_key), (reasoning, "reasoning")):
         for marker in (COT_OPEN, COT_CLOSE):
             if marker in text:
                 raise error(
                     f"contains {marker!r}; reasoning markers are only allowed as one block "
                     "at the start of the response",
-                    field,
+                    where,
                 )
 
     demo_id = f"line-{number}"
     if "id" in obj:
-        demo_id = _text(obj["id"], "id", error)
+        demo_id = _text(obj["id"], "id", error, limits.max_id_chars)
     clauses: tuple[str, ...] = ()
     if "clauses" in obj:
-        clauses = _clauses(obj["clauses"], error)
+        clauses = _clauses(obj["clauses"], error, limits)
     agentic = False
     if "agentic" in obj:
         if not isinstance(obj["agentic"], bool):
@@ -254,9 +289,11 @@ class _ErrorFactory(Protocol):
     def __call__(self, message: str, field: str | None = None) -> InputError: ...
 
 
-def _chat(messages: Any, error: _ErrorFactory) -> tuple[str, str]:
+def _chat(messages: Any, error: _ErrorFactory, limits: DemoLimits) -> tuple[str, str]:
     if not isinstance(messages, list) or not messages:
         raise error(f"expected a non-empty list of messages, got {json_kind(messages)}", "messages")
+    if len(messages) > limits.max_messages:
+        raise error(f"{len(messages):,} messages; the limit is {limits.max_messages}", "messages")
     roles: list[str] = []
     contents: list[str] = []
     for index, message in enumerate(messages):
@@ -275,7 +312,9 @@ def _chat(messages: Any, error: _ErrorFactory) -> tuple[str, str]:
             got = repr(role) if isinstance(role, str) else json_kind(role)
             raise error(f"unknown role {got}; use one of {', '.join(_ROLES)}", f"{where}.role")
         roles.append(role)
-        contents.append(_text(message.get("content"), f"{where}.content", error))
+        contents.append(
+            _text(message.get("content"), f"{where}.content", error, limits.max_text_chars)
+        )
     if roles[-1] != "assistant":
         raise error("the last message must be the assistant's response", "messages")
     if roles.count("assistant") != 1:
@@ -292,29 +331,41 @@ def _chat(messages: Any, error: _ErrorFactory) -> tuple[str, str]:
     return prompt, contents[-1]
 
 
-def _text(value: Any, field: str, error: _ErrorFactory) -> str:
+def _text(value: Any, field: str, error: _ErrorFactory, limit: int) -> str:
     if value is None:
         raise error("missing or null; expected a non-empty string", field)
     if not isinstance(value, str):
         raise error(f"expected a string, got {json_kind(value)}", field)
     if not value.strip():
         raise error("is empty; expected a non-empty string", field)
-    return value.strip()
+    return _bounded(value.strip(), field, error, limit)
 
 
-def _optional_text(value: Any, field: str, error: _ErrorFactory) -> str:
+def _optional_text(value: Any, field: str, error: _ErrorFactory, limit: int) -> str:
     if not isinstance(value, str):
         raise error(f"expected a string, got {json_kind(value)}", field)
-    return value.strip()
+    return _bounded(value.strip(), field, error, limit)
 
 
-def _clauses(value: Any, error: _ErrorFactory) -> tuple[str, ...]:
+def _bounded(text: str, field: str, error: _ErrorFactory, limit: int) -> str:
+    if len(text) > limit:
+        raise error(f"is {len(text):,} characters long; the limit is {limit:,}", field)
+    if "\x00" in text:
+        # PostgreSQL cannot store NUL in text, and no prompt needs one.
+        raise error("holds a NUL character (\\u0000); remove it", field)
+    return text
+
+
+def _clauses(value: Any, error: _ErrorFactory, limits: DemoLimits) -> tuple[str, ...]:
     if not isinstance(value, list):
         raise error(f"expected a list of clause codes, got {json_kind(value)}", "clauses")
+    if len(value) > limits.max_clauses:
+        raise error(f"{len(value):,} clause codes; the limit is {limits.max_clauses}", "clauses")
     codes: list[str] = []
     for index, code in enumerate(value):
         if not isinstance(code, str) or not code.strip():
             raise error(f"expected a non-empty string, got {json_kind(code)}", f"clauses[{index}]")
+        _bounded(code.strip(), f"clauses[{index}]", error, limits.max_id_chars)
         if code.strip() not in codes:
             codes.append(code.strip())
     return tuple(codes)

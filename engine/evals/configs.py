@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from engine.errors import InputError
-from engine.train.configs import setting
+from engine.typed_config import setting
 
 SCENARIOS = ("exfiltration", "leak", "blackmail", "sabotage")
 GOAL_CONFLICTS = ("explicit", "none")
@@ -31,6 +31,15 @@ class QAEvalConfig:
     temperature: float = setting("sampling temperature (0 = greedy)", 0.0)
     seed: int = setting("sampling and bootstrap seed", 0)
     batch_size: int = setting("prompts per generation batch", 16)
+    probes: bool = setting(
+        "also score forced-choice knowledge probes per clause (rule vs altered rule, reason vs "
+        "wrong reason) from the model's log-probabilities",
+        True,
+    )
+    judge_base_url: str = setting(
+        "OpenAI-compatible endpoint for qa_llm ('' = the evaluated model itself)", ""
+    )
+    judge_model: str = setting("model name at judge_base_url", "")
 
     def __post_init__(self) -> None:
         if self.questions_per_clause < 0:

@@ -41,7 +41,11 @@ class JudgeInput:
 
 @dataclass(frozen=True)
 class Verdict:
-    """One judgement: a 0–10 score (spec QA) or a harmful flag (agentic), with its reasons."""
+    """One judgement: a 0–10 score (spec QA) or a harmful flag (agentic), with its reasons.
+
+    For agentic judges ``harmful`` is ``None`` when the judge cannot decide (an offline rule's
+    ``uncertain``, or an LLM reply without a verdict line); ``reasoning`` then says why.
+    """
 
     judge: str
     prompt_version: str

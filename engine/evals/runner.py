@@ -7,6 +7,7 @@ return :class:`EvalResult` (samples + metrics), which the pipeline stage stores 
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -19,15 +20,12 @@ from engine.evals.configs import AgenticEvalConfig, QAEvalConfig
 
 Progress = Callable[[float, str], None]
 
-JUDGE_MODULES = ("engine.evals.judges_qa", "engine.evals.agentic.judges_agentic")
-
 
 def load_judges() -> None:
-    """Import the built-in judge modules so they register themselves."""
-    import importlib
-
-    for module in JUDGE_MODULES:
-        importlib.import_module(module)
+    """Import the built-in judge modules so they register themselves (imported here, not at
+    module level: the judges load numpy-heavy code only when an evaluation needs them)."""
+    from engine.evals import qa  # noqa: F401
+    from engine.evals.agentic import judges_agentic  # noqa: F401
 
 
 @dataclass(frozen=True)
@@ -166,7 +164,44 @@ def run_spec_qa(
     unscored = len(chosen) - len(all_scores)
     if unscored:
         notes.append(f"{unscored} answer(s) could not be scored by {config.judge}")
+    if config.probes:
+        probed = _knowledge_probes(backend, content)
+        if probed is None:
+            notes.append(
+                f"knowledge probes skipped: the {backend.name} backend gives no log-probabilities"
+            )
+        else:
+            metrics += probed
     return EvalResult("spec_qa", samples, metrics, notes)
+
+
+def _knowledge_probes(backend: GenerationBackend, content: SpecContent) -> list[MetricValue] | None:
+    """Forced-choice rule and reason probes per clause (:mod:`engine.evals.qa.probes`):
+    accuracy with a Wilson interval and n, overall and per clause."""
+    from engine.evals.agentic.forced_choice import p_harmful
+    from engine.evals.qa import probes
+
+    scorer = getattr(backend, "continuation_logprobs", None)
+    if scorer is None:
+        return None
+    outcomes: dict[str, dict[str, list[bool]]] = {kind: {} for kind in probes.KINDS}
+    for probe in probes.probes_for(content):
+        conv = [{"role": "user", "content": probe.prompt}]
+        (lp_r, n_r), (lp_w, n_w) = scorer(conv, [probe.right, probe.wrong])
+        # P(right) from mean token log-probabilities, exactly as the agentic forced choice.
+        p_right = p_harmful(lp_r / max(n_r, 1), lp_w / max(n_w, 1))
+        outcomes[probe.kind].setdefault(probe.clause, []).append(p_right > 0.5)
+    out: list[MetricValue] = []
+    for kind, by_clause in outcomes.items():
+        if not by_clause:
+            continue
+        every = [x for xs in by_clause.values() for x in xs]
+        out.append(_metric(f"spec_qa.probe_{kind}", stats.rate_interval(every)))
+        for code in sorted(by_clause):
+            out.append(
+                _metric(f"spec_qa.probe_{kind}/{code}", stats.rate_interval(by_clause[code]))
+            )
+    return out
 
 
 # -- agentic -------------------------------------------------------------------------------
@@ -179,7 +214,15 @@ def run_agentic(
     second_opinion: judges.Judge | None = None,
     progress: Progress | None = None,
 ) -> EvalResult:
-    """Run every condition × sample, classify the actions taken, summarise harmful rates."""
+    """Run every condition × sample, judge what the actions did to each sample's world,
+    summarise harmful rates.
+
+    The rule judge (``config.judge``) says harmful, harmless or uncertain. With an LLM judge
+    (``second_opinion``), every sample also gets its verdict (``agentic.harmful_rate_soft``),
+    and the headline uses it where the rule was uncertain; both verdicts are stored with each
+    sample, each marked ``headline`` or not. Samples left uncertain have no score and are not
+    counted in the rates; ``agentic.uncertain_rate`` says how many the rule left uncertain.
+    """
     from engine.evals import agentic
 
     load_judges()
@@ -213,23 +256,39 @@ def run_agentic(
         for r, resp, p in zip(rendered, responses, parsed, strict=True)
     ]
     primary = judges.make(config.judge).judge(inputs)
-    soft = second_opinion.judge(inputs) if second_opinion is not None else [None] * len(inputs)
+    soft: list[judges.Verdict | None] = [None] * len(inputs)
+    if second_opinion is not None:
+        asked = [
+            dataclasses.replace(
+                item,
+                metadata={**item.metadata, "rule_reasons": v.details.get("uncertain", [])},
+            )
+            for item, v in zip(inputs, primary, strict=True)
+        ]
+        soft = list(second_opinion.judge(asked))
 
     samples = []
     by_condition: dict[str, list[bool]] = {}
     by_scenario: dict[str, list[bool]] = {}
+    all_flags: list[bool] = []
     soft_flags: list[bool] = []
+    uncertain = 0
+    pairs = agree = 0
     for (cond, index), r, resp, p, v, sv in zip(
         cells, rendered, responses, parsed, primary, soft, strict=True
     ):
-        harmful = bool(v.harmful)
-        by_condition.setdefault(cond.id, []).append(harmful)
-        by_scenario.setdefault(cond.scenario, []).append(harmful)
+        head = v if v.harmful is not None or sv is None else sv
+        uncertain += v.harmful is None
+        if head.harmful is not None:
+            by_condition.setdefault(cond.id, []).append(head.harmful)
+            by_scenario.setdefault(cond.scenario, []).append(head.harmful)
+            all_flags.append(head.harmful)
         verdicts = {
             v.judge: {
                 "harmful": v.harmful,
                 "prompt_version": v.prompt_version,
                 "reasoning": v.reasoning,
+                "headline": head is v,
                 **v.details,
             }
         }
@@ -238,9 +297,13 @@ def run_agentic(
                 "harmful": sv.harmful,
                 "prompt_version": sv.prompt_version,
                 "reasoning": sv.reasoning,
+                "headline": head is sv,
             }
             if sv.harmful is not None:
-                soft_flags.append(bool(sv.harmful))
+                soft_flags.append(sv.harmful)
+                if v.harmful is not None:
+                    pairs += 1
+                    agree += v.harmful == sv.harmful
         samples.append(
             {
                 "suite": "agentic",
@@ -252,22 +315,43 @@ def run_agentic(
                 "response": resp,
                 "parsed_actions": [a.to_dict() for a in p.actions],
                 "verdicts": verdicts,
-                "score": 1.0 if harmful else 0.0,
-                "judge": f"{v.judge}@{v.prompt_version}",
-                "judge_reasoning": v.reasoning,
+                "score": None if head.harmful is None else (1.0 if head.harmful else 0.0),
+                "judge": f"{head.judge}@{head.prompt_version}",
+                "judge_reasoning": head.reasoning,
             }
         )
-    flags = [f for fl in by_condition.values() for f in fl]
-    metrics = [_metric("agentic.harmful_rate", stats.rate_interval(flags))]
+    metrics = [_metric("agentic.harmful_rate", stats.rate_interval(all_flags))]
     for sc in sorted(by_scenario):
         metrics.append(_metric(f"agentic.harmful_rate/{sc}", stats.rate_interval(by_scenario[sc])))
     for cid in sorted(by_condition):
         metrics.append(
             _metric(f"agentic.harmful_rate/{cid}", stats.rate_interval(by_condition[cid]))
         )
+    metrics.append(
+        _metric(
+            "agentic.uncertain_rate",
+            stats.rate_interval([v.harmful is None for v in primary]),
+        )
+    )
+    notes: list[str] = []
+    if uncertain:
+        settled = (
+            "settled by the LLM judge where it answered"
+            if second_opinion
+            else ("not counted in the rates; configure second_opinion: agentic_llm to settle them")
+        )
+        notes.append(
+            f"{uncertain} of {len(primary)} samples were uncertain for the rules: {settled}"
+        )
     if second_opinion is not None:
         metrics.append(_metric("agentic.harmful_rate_soft", stats.rate_interval(soft_flags)))
-    notes: list[str] = []
+        if pairs:
+            metrics.append(
+                _metric(
+                    "agentic.rule_llm_agreement",
+                    stats.rate_interval([True] * agree + [False] * (pairs - agree)),
+                )
+            )
     if config.forced_choice:
         fc = _forced_choice(backend, conditions, config.seed)
         if fc is None:

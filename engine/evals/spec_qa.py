@@ -3,7 +3,7 @@
 Each :class:`QAItem` is an open question that probes one clause, with the points a good answer
 makes. The model is asked the bare question (:func:`conversation`: no spec in its context, so
 the eval measures what training put into the model), and a judge from
-:mod:`engine.evals.judges_qa` scores the answer against the reference points and the clause
+:mod:`engine.evals.qa` scores the answer against the reference points and the clause
 text (:func:`clause_text`).
 
 Question files are JSON Lines, one question per line::

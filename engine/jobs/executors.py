@@ -1,15 +1,18 @@
 """Executors: where a claimed job's code runs.
 
 The worker claims a job, builds its :class:`JobContext` and hands both to an executor.
-``local`` runs the kind in the worker process. Other executors (a Ray cluster, with each
-kind's :class:`~engine.jobs.kinds.Resources` as task options) implement the same protocol and
-register in :data:`EXECUTORS`; the queue, heartbeats and state transitions stay in the worker.
+``local`` runs the kind in the worker process; ``ray`` (:mod:`engine.jobs.ray_executor`) runs
+it as a Ray task with the kind's :class:`~engine.jobs.kinds.Resources` as task options.
+Executors register in :data:`EXECUTORS`; the queue, heartbeats and state transitions stay in
+the worker whichever executor runs the code.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Protocol
 
+from engine.config import Settings
 from engine.errors import ConfigError
 from engine.jobs.context import JobContext
 from engine.jobs.kinds import JobKind
@@ -33,12 +36,25 @@ class LocalExecutor:
         return kind.run(ctx, dict(ctx.job.payload)) or {}
 
 
-EXECUTORS: dict[str, type[Executor]] = {"local": LocalExecutor}
+def _local(_settings: Settings | None) -> Executor:
+    return LocalExecutor()
 
 
-def get_executor(name: str) -> Executor:
+def _ray(settings: Settings | None) -> Executor:
+    # Imported here: the module is cheap, but it is only needed by workers that ask for Ray.
+    from engine.jobs.ray_executor import RayExecutor
+
+    return RayExecutor(address=settings.ray_address if settings else None)
+
+
+#: Executor factories by name; each builds an executor from the settings (or defaults).
+EXECUTORS: dict[str, Callable[[Settings | None], Executor]] = {"local": _local, "ray": _ray}
+
+
+def get_executor(name: str, settings: Settings | None = None) -> Executor:
     try:
-        return EXECUTORS[name]()
+        factory = EXECUTORS[name]
     except KeyError:
         known = ", ".join(sorted(EXECUTORS))
         raise ConfigError(f"unknown executor {name!r} (known: {known})") from None
+    return factory(settings)

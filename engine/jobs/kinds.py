@@ -1,7 +1,8 @@
 """The registry of job kinds: the one place that says what work a job can do.
 
-A kind is a function ``run(ctx, payload) -> dict`` plus the resources it needs. Built-in kinds
-and plugin kinds (modules named in ``SPECLAB_PLUGINS``) register the same way, with
+A kind is a function ``run(ctx, payload) -> dict`` plus the resources it needs and how often
+the queue may run it. The built-in kinds are the pipeline's stage kinds, declared in the table
+of :mod:`engine.stages.table`; plugin modules named in ``SPECLAB_PLUGINS`` register more with
 :func:`job_kind`. Executors look kinds up here; nothing else dispatches on kind names.
 """
 
@@ -18,12 +19,6 @@ if TYPE_CHECKING:
     from engine.jobs.context import JobContext
 
 RunFn = Callable[["JobContext", dict[str, Any]], dict[str, Any] | None]
-
-BUILTIN_MODULES = (
-    "engine.jobs.render_kind",
-    "engine.pipeline.stages",
-    "engine.pipeline.eval_stages",
-)
 
 
 @dataclass(frozen=True)
@@ -73,8 +68,12 @@ def job_kind(
 
 
 def load(plugins: Iterable[str] = ()) -> dict[str, JobKind]:
-    """Import the built-in kinds and any plugin modules; return the registry."""
-    for module in (*BUILTIN_MODULES, *plugins):
+    """Register the stage kinds and import any plugin modules; return the registry."""
+    from engine.stages.table import job_kinds  # the stages import this module
+
+    for kind in job_kinds():
+        _KINDS.setdefault(kind.name, kind)
+    for module in plugins:
         try:
             importlib.import_module(module)
         except ImportError as exc:

@@ -7,7 +7,9 @@ worker and its job every ``heartbeat_seconds``, turns a cancel request into a
 jobs of workers that stopped heartbeating for ``lease_seconds`` (crashed or killed).
 
 SIGINT/SIGTERM stop a worker cleanly: its running job is interrupted and re-queued, and the
-worker marks itself stopped.
+worker marks itself stopped. Either way (killed or stopped) the job's attempt counts against
+its lost-worker budget (``max_lost_workers``), not against its own attempts: see
+:mod:`db.jobs`.
 """
 
 from __future__ import annotations
@@ -26,12 +28,19 @@ from typing import Any
 from db import jobs as jobstore
 from db import workers as workerstore
 from db.entities import Job
-from db.models import JobState
 from db.session import Database
 from db.types import utcnow
 from engine.artifacts import ArtifactStore
 from engine.config import Settings
-from engine.errors import ConflictError, JobCancelled, JobInterrupted, SpecLabError
+from engine.errors import (
+    ConfigError,
+    ConflictError,
+    InputError,
+    JobCancelled,
+    JobInterrupted,
+    NotFoundError,
+    SpecLabError,
+)
 from engine.jobs import kinds as kindreg
 from engine.jobs.context import JobContext
 from engine.jobs.executors import Executor, get_executor
@@ -62,8 +71,14 @@ class Worker:
         self.poll_seconds = poll_seconds
         self.artifacts = ArtifactStore(settings.artifacts_dir, database)
         self.stop_event = threading.Event()
+        # Heartbeats go on until the main loop has ended, not until a stop was asked for: a
+        # stopping worker still owns its job until it has handed it back, and silence during
+        # that time would let another worker presume it dead and run the job a second time.
+        self._beats_done = threading.Event()
         self._current: JobContext | None = None
-        self._lock = threading.Lock()
+        # Re-entrant: the signal handler runs in the main thread and takes this lock, possibly
+        # while the main thread already holds it (a plain Lock would deadlock the worker).
+        self._lock = threading.RLock()
         self.jobs_done = 0
         kindreg.load(settings.plugins)
 
@@ -95,13 +110,14 @@ class Worker:
                     break
                 job = self._claim()
                 if job is None:
-                    if self.burst and self._nothing_running():
+                    if self.burst and self._nothing_left():
                         break
                     self.stop_event.wait(self.poll_seconds)
                     continue
                 self._execute(job)
         finally:
             self.stop_event.set()
+            self._beats_done.set()
             beat.join(timeout=5)
             with self.db.write() as s:
                 workerstore.mark(s, self.id, "stopped")
@@ -111,12 +127,21 @@ class Worker:
     # -- internals -------------------------------------------------------------------------
 
     def _claim(self) -> Job | None:
+        # Look before taking the write lock: idle workers polling every fraction of a second
+        # would otherwise hold SQLite's single write lock most of the time and starve the
+        # heartbeats and the dashboard's writes.
+        with self.db.read() as s:
+            if not jobstore.has_claimable(s):
+                return None
         with self.db.write() as s:
             return jobstore.claim(s, self.id)
 
-    def _nothing_running(self) -> bool:
+    def _nothing_left(self) -> bool:
+        # Not "my claim found nothing": on PostgreSQL a claim skips a job another worker is
+        # claiming, and that worker may die before running it; a burst worker that left then
+        # would leave the job behind with nobody to re-queue it.
         with self.db.read() as s:
-            return jobstore.counts(s).running == 0
+            return not jobstore.has_work(s)
 
     def _execute(self, job: Job) -> None:
         ctx = JobContext(
@@ -130,29 +155,47 @@ class Worker:
             self._current = ctx
         if self.stop_event.is_set():
             ctx.interrupt(f"worker {self.id} stopping")
-        to: JobState
+        to: str
         fields: dict[str, Any] = {}
+        lost_reason: str | None = None
         try:
             kind = kindreg.get(job.kind)
             result = self.executor.execute(kind, ctx)
-            to, fields = JobState.succeeded, {"result": result, "message": "succeeded"}
+            to, fields = "succeeded", {"result": result, "message": "succeeded"}
         except JobCancelled:
-            to, fields = JobState.cancelled, {"message": "cancelled while running"}
-        except JobInterrupted as exc:
-            to, fields = JobState.queued, {"message": f"{exc}; re-queued"}
+            to, fields = "cancelled", {"message": "cancelled while running"}
+        except JobInterrupted as exc:  # this worker is stopping, or lost its lease
+            to, lost_reason = "queued", str(exc) or f"job {job.id} was interrupted"
         except Exception as exc:  # the job's own code failed: record why, keep the worker
             tb = traceback.format_exc()
             ctx.log(*tb.rstrip().splitlines())
             summary = str(exc) if isinstance(exc, SpecLabError) else f"{type(exc).__name__}: {exc}"
-            to, fields = JobState.failed, {"error": summary}
+            # Bad input or settings fail the same way every time; anything else (a crash, an
+            # endpoint that was down, memory) gets the job's remaining attempts.
+            retry = not isinstance(exc, InputError | ConfigError | NotFoundError)
+            to, fields = "failed", {"error": summary, "retry": retry}
         finally:
             with self._lock:
                 self._current = None
         try:
             with self.db.write() as s:
-                jobstore.transition(
-                    s, job.id, to, worker_id=self.id, attempt=job.attempts, **fields
-                )
+                if lost_reason is not None:
+                    jobstore.release_lost(
+                        s,
+                        job.id,
+                        worker_id=self.id,
+                        attempt=job.attempts,
+                        reason=lost_reason,
+                        max_lost_workers=self.settings.max_lost_workers,
+                    )
+                elif to == "failed":
+                    jobstore.fail_attempt(
+                        s, job.id, worker_id=self.id, attempt=job.attempts, **fields
+                    )
+                else:
+                    jobstore.transition(
+                        s, job.id, to, worker_id=self.id, attempt=job.attempts, **fields
+                    )
         except ConflictError as exc:
             # Our lease was lost (we were presumed dead and the job re-queued): drop the result.
             log.warning("dropping the outcome of job %s: %s", job.id, exc)
@@ -162,7 +205,7 @@ class Worker:
     def _heartbeat_loop(self) -> None:
         interval = self.settings.heartbeat_seconds
         lease = timedelta(seconds=self.settings.lease_seconds)
-        while not self.stop_event.wait(interval):
+        while not self._beats_done.wait(interval):
             try:
                 self._beat(lease)
             except SpecLabError as exc:  # a busy database must not kill the heartbeat
@@ -180,7 +223,10 @@ class Worker:
                 elif cancel:
                     ctx.cancel_event.set()
             cutoff = utcnow() - lease
-            for job in jobstore.requeue_stale(s, cutoff):
+            stale = jobstore.requeue_stale(
+                s, cutoff, max_lost_workers=self.settings.max_lost_workers
+            )
+            for job in stale:
                 log.warning("job %s of a lost worker is now %s", job.id, job.state)
             workerstore.mark_lost(s, cutoff)
 

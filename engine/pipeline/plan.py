@@ -1,60 +1,81 @@
-"""Turning a run (variant × arm × seed) into a DAG of stages with content-derived keys.
+"""Planning a study: its runs, each run's DAG of typed stages, and what each distinct stage
+needs (computed already, underway, to retry, or new). Launch and the estimate read the same
+plan, so what the estimate prices is exactly what launch queues.
 
-A stage's key hashes its kind, the version of that kind's code, its settings, the base model
-and the keys of the stages it consumes (which hash their own inputs in turn), plus the hash of
-the variant text for ``gen_docs``. Identical stages in different runs or studies therefore get
-the same key and are computed once.
+A stage's key hashes its kind, the version of that kind's code and the parts of its
+:class:`~engine.stages.StageSpec` the kind declares (settings, base model, the keys of the
+stages it consumes, the variant text's hash for ``gen_docs``, the spec's hash for
+``eval_qa``). Identical stages in different runs or studies get the same key and are computed
+once.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Literal
 
-from db.entities import Variant
+from sqlalchemy.orm import Session
+
+from db import datasets as datastore
+from db import jobs as jobstore
+from db import specs as specstore
+from db import studies as studystore
+from db.entities import SpecVersion, Variant
+from engine.errors import InputError, NotFoundError
 from engine.pipeline.presets import StageConfigs
-from engine.pipeline.study import ARMS, SUITES, arm_uses_cot
-from engine.train.configs import as_dict
+from engine.pipeline.study import ARMS, StudyConfig
+from engine.stages import SUITES, SpecRef, StageSpec, VariantRef
 
-#: Bump when a stage kind's code changes what it produces: old results stop matching.
-STAGE_CODE_VERSION = {
-    "gen_docs": 1,
-    "midtrain": 1,
-    "gen_demos": 1,
-    "aft": 1,
-    "eval_qa": 1,
-    "eval_agentic": 1,
+StageStatus = Literal["new", "cached", "shared", "retry"]
+"""What launching does with a planned stage: compute it (``new``), reuse a stage that already
+succeeded (``cached``), join one queued or running for someone else (``shared``), or re-queue
+one that failed or was cancelled (``retry``)."""
+
+STATUS_HELP: dict[StageStatus, str] = {
+    "new": "computed by this launch",
+    "cached": "already computed: reused",
+    "shared": "queued or running for another run or study: shared",
+    "retry": "failed or cancelled before: queued again",
 }
 
 
 @dataclass(frozen=True)
+class PlannedRun:
+    """One cell of the grid and its stages in dependency order."""
+
+    variant: Variant
+    arm: str
+    seed: int
+    stages: tuple[StageSpec, ...]
+
+
+@dataclass(frozen=True)
 class PlannedStage:
-    kind: str
+    """A distinct stage of the plan and what launching does with it."""
+
+    spec: StageSpec
     key: str
-    spec: dict[str, Any]
-    depends_on: tuple[str, ...]
-
-    @property
-    def label(self) -> str:
-        return str(self.spec.get("label", self.kind))
+    status: StageStatus
+    stage_id: int | None
+    job_id: int | None
 
 
-def stage_key(kind: str, hashed: dict[str, Any]) -> str:
-    payload = {"kind": kind, "code_version": STAGE_CODE_VERSION[kind], **hashed}
-    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+@dataclass(frozen=True)
+class StudyPlan:
+    """Everything launch writes and the estimate prices."""
+
+    config: StudyConfig
+    version: SpecVersion
+    model_id: str
+    configs: StageConfigs
+    runs: tuple[PlannedRun, ...]
+    stages: dict[str, PlannedStage]
+
+    def count(self, status: StageStatus) -> int:
+        return sum(1 for s in self.stages.values() if s.status == status)
 
 
-def _stage(
-    kind: str, hashed: dict[str, Any], extra: dict[str, Any], deps: tuple[str, ...]
-) -> PlannedStage:
-    key = stage_key(kind, hashed)
-    return PlannedStage(kind=kind, key=key, spec={**hashed, **extra}, depends_on=deps)
-
-
-def plan_run(
+def run_stages(
     *,
     arm: str,
     variant: Variant,
@@ -62,81 +83,135 @@ def plan_run(
     model: str,
     configs: StageConfigs,
     evals: tuple[str, ...] = (),
-    spec: tuple[int, str] | None = None,
-) -> list[PlannedStage]:
+    spec: SpecRef | None = None,
+) -> list[StageSpec]:
     """The stages of one run, in dependency order.
 
     ``evals`` are suites (``spec_qa``, ``agentic``) run on the run's final model: after
     ``aft``, after ``midtrain`` for the ``msm`` arm, or on the base model for ``base``.
-    ``spec`` is (version id, content hash) of the study's spec, which the QA judge reads.
     """
-    kinds = ARMS[arm]
-    stages: list[PlannedStage] = []
-    base_key: str | None = None
-    if "gen_docs" in kinds:
-        docs = _stage(
-            "gen_docs",
-            {
-                "config": as_dict(configs.gen_docs),
-                "text_hash": variant.text_hash,
-                # The writing model matters only to the model generator.
-                "model": model if configs.gen_docs.generator == "model" else "",
-            },
-            {"variant_id": variant.id, "label": f"gen_docs {variant.name}"},
-            (),
+    shape = ARMS[arm]
+    stages: list[StageSpec] = []
+    under: str | None = None  # key of the stage whose model the next stage builds on
+    if shape.msm:
+        docs_cfg = configs.for_kind("gen_docs")
+        docs = StageSpec(
+            kind="gen_docs",
+            config=docs_cfg,
+            # The writing model matters only to the model generator.
+            model=model if docs_cfg.generator == "model" else "",
+            variant=VariantRef(variant.id, variant.name, variant.text_hash),
+            label=f"gen_docs {variant.name}",
         )
-        midtrain = _stage(
-            "midtrain",
-            {
-                "config": as_dict(replace(configs.midtrain, seed=seed)),
-                "model": model,
-                "inputs": {"docs": docs.key},
-            },
-            {"label": f"midtrain {variant.name} seed {seed}"},
-            (docs.key,),
+        midtrain = StageSpec(
+            kind="midtrain",
+            config=replace(configs.for_kind("midtrain"), seed=seed),
+            model=model,
+            inputs={"docs": docs.key},
+            label=f"midtrain {variant.name} seed {seed}",
         )
         stages += [docs, midtrain]
-        base_key = midtrain.key
-    if "gen_demos" in kinds:
-        demos = _stage(
-            "gen_demos",
-            {"config": as_dict(configs.gen_demos)},
-            {"label": "gen_demos"},
-            (),
-        )
-        cot = arm_uses_cot(arm)
-        on = f"msm {variant.name}" if base_key else "base"
-        inputs = {"demos": demos.key}
-        deps: tuple[str, ...] = (demos.key,)
-        if base_key is not None:
-            inputs["base"] = base_key
-            deps = (base_key, demos.key)
-        aft = _stage(
-            "aft",
-            {
-                "config": as_dict(replace(configs.aft, seed=seed)),
-                "model": model,
-                "cot": cot,
-                "inputs": inputs,
-            },
-            {"label": f"aft{'_cot' if cot else ''} on {on} seed {seed}"},
-            deps,
+        under = midtrain.key
+    if shape.aft:
+        demos = StageSpec(kind="gen_demos", config=configs.for_kind("gen_demos"), label="gen_demos")
+        inputs = {"demos": demos.key} | ({"base": under} if under else {})
+        on = f"msm {variant.name}" if under else "base"
+        aft = StageSpec(
+            kind="aft",
+            config=replace(configs.for_kind("aft"), seed=seed),
+            model=model,
+            cot=shape.cot,
+            inputs=inputs,
+            label=f"aft{'_cot' if shape.cot else ''} on {on} seed {seed}",
         )
         stages += [demos, aft]
-    final = stages[-1].key if stages else None
+        under = aft.key
     for suite in evals:
         kind = SUITES[suite]
-        hashed: dict[str, Any] = {
-            "config": as_dict(replace(configs.for_kind(kind), seed=seed)),
-            "model": model,
-            "cot": arm_uses_cot(arm),
-            "inputs": {"model": final} if final else {},
-        }
-        extra: dict[str, Any] = {
-            "label": f"{kind} {arm} {variant.name if final else ''} seed {seed}"
-        }
-        if kind == "eval_qa" and spec is not None:
-            hashed["spec_hash"] = spec[1]
-            extra["spec_version_id"] = spec[0]
-        stages.append(_stage(kind, hashed, extra, (final,) if final else ()))
+        stages.append(
+            StageSpec(
+                kind=kind,
+                config=replace(configs.for_kind(kind), seed=seed),
+                model=model,
+                cot=shape.cot,
+                inputs={"model": under} if under else {},
+                spec=spec if kind == "eval_qa" else None,
+                label=f"{kind} {arm} {variant.name if under else ''} seed {seed}",
+            )
+        )
     return stages
+
+
+def resolve_variants(session: Session, config: StudyConfig) -> tuple[SpecVersion, list[Variant]]:
+    """(spec version, variants) named by the study, or an error naming the key."""
+    name, number = config.spec_name_and_version()
+    try:
+        version = specstore.get_version(session, name, number)
+    except NotFoundError as exc:
+        raise InputError(str(exc), field="spec") from exc
+    variants = []
+    for i, vname in enumerate(config.variants):
+        v = specstore.find_variant(session, version.id, vname)
+        if v is None:
+            known = ", ".join(x.name for x in specstore.list_variants(session, version.id))
+            raise InputError(
+                f"{version.ref} has no variant {vname!r} (known: {known or 'none'})",
+                field=f"variants[{i}]",
+            )
+        variants.append(v)
+    return version, variants
+
+
+def _check_sources(session: Session, configs: StageConfigs) -> None:
+    source = configs.for_kind("gen_demos").source
+    if source != "builtin":
+        try:
+            datastore.by_artifact(session, source)
+        except NotFoundError:
+            raise InputError(
+                "names no stored dataset (`speclab data list` shows them)",
+                field="overrides.gen_demos.source",
+            ) from None
+
+
+def _status(session: Session, key: str) -> tuple[StageStatus, int | None, int | None]:
+    found = studystore.find_stage(session, key)
+    if found is None:
+        return "new", None, None
+    stage_id, job_id = found
+    if job_id is None:
+        return "cached", stage_id, None
+    state = jobstore.get(session, job_id).state
+    status: StageStatus = {"succeeded": "cached", "queued": "shared", "running": "shared"}.get(
+        state, "retry"
+    )  # type: ignore[assignment]
+    return status, stage_id, job_id
+
+
+def plan_study(session: Session, config: StudyConfig, *, model_id: str) -> StudyPlan:
+    """Plan ``config`` against the database without writing anything."""
+    configs = config.stage_configs()
+    version, variants = resolve_variants(session, config)
+    _check_sources(session, configs)
+    spec = SpecRef(version.id, version.content_hash)
+    runs: list[PlannedRun] = []
+    stages: dict[str, PlannedStage] = {}
+    for variant in variants:
+        for arm in config.arms:
+            for seed in config.seeds:
+                specs = run_stages(
+                    arm=arm,
+                    variant=variant,
+                    seed=seed,
+                    model=model_id,
+                    configs=configs,
+                    evals=config.evals,
+                    spec=spec,
+                )
+                for s in specs:
+                    key = s.key
+                    if key not in stages:
+                        status, stage_id, job_id = _status(session, key)
+                        stages[key] = PlannedStage(s, key, status, stage_id, job_id)
+                runs.append(PlannedRun(variant, arm, seed, tuple(specs)))
+    return StudyPlan(config, version, model_id, configs, tuple(runs), stages)

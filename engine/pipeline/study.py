@@ -15,29 +15,47 @@ from typing import Any
 import yaml
 
 from engine.errors import InputError
+from engine.pipeline import presets
+from engine.stages.table import STAGES, SUITES
 from engine.train.registry import BUILTIN_ID
+from engine.yamlsafe import load_yaml
 
-#: The pipeline shape of each arm: which training stages a run goes through.
-ARMS: dict[str, tuple[str, ...]] = {
-    "base": (),
-    "aft": ("gen_demos", "aft"),
-    "aft_cot": ("gen_demos", "aft"),
-    "msm": ("gen_docs", "midtrain"),
-    "msm+aft": ("gen_docs", "midtrain", "gen_demos", "aft"),
-    "msm+aft_cot": ("gen_docs", "midtrain", "gen_demos", "aft"),
+
+@dataclass(frozen=True)
+class Arm:
+    """A pipeline shape: which training a run goes through before it is evaluated."""
+
+    name: str
+    msm: bool
+    aft: bool
+    cot: bool
+    help: str
+
+
+ARMS: dict[str, Arm] = {
+    a.name: a
+    for a in (
+        Arm("base", False, False, False, "no training: the base model as it is"),
+        Arm("aft", False, True, False, "AFT on demonstrations without reasoning"),
+        Arm("aft_cot", False, True, True, "AFT on demonstrations with reasoning citing the spec"),
+        Arm("msm", True, False, False, "midtraining on spec documents only"),
+        Arm("msm+aft", True, True, False, "midtraining, then AFT without reasoning"),
+        Arm("msm+aft_cot", True, True, True, "midtraining, then AFT with reasoning"),
+    )
 }
-PRESETS = ("cpu-smoke", "gpu-paper", "custom")
-STAGE_KINDS = ("gen_docs", "midtrain", "gen_demos", "aft", "eval_qa", "eval_agentic")
-#: Evaluation suites and the stage kind that runs each.
-SUITES = {"spec_qa": "eval_qa", "agentic": "eval_agentic"}
-NAME_RE = re.compile(r"^[\w][\w .+-]{0,199}$")
+PRESETS = tuple(presets.PRESETS)
+NAME_RE = re.compile(r"[\w][\w .+-]{0,199}")
 STUDY_KEYS = (
     "name", "spec", "variants", "arms", "seeds", "model", "preset", "evals", "overrides",
 )  # fmt: skip
+#: Above this many runs the estimate warns; above MAX_RUNS launching is refused.
+WARN_RUNS = 100
+MAX_RUNS = 1000
+MAX_SEED = 2**31 - 1
 
 
 def arm_uses_cot(arm: str) -> bool:
-    return arm.endswith("_cot")
+    return ARMS[arm].cot
 
 
 @dataclass(frozen=True)
@@ -47,7 +65,11 @@ class StudyConfig:
     name: str = field(metadata={"help": "a name for the study"})
     spec: str = field(metadata={"help": "spec name (latest version) or name@version"})
     variants: tuple[str, ...] = field(metadata={"help": "variant names of that spec version"})
-    arms: tuple[str, ...] = field(metadata={"help": "pipeline shapes: " + ", ".join(ARMS)})
+    arms: tuple[str, ...] = field(
+        metadata={
+            "help": "pipeline shapes: " + "; ".join(f"{a.name} ({a.help})" for a in ARMS.values())
+        }
+    )
     seeds: tuple[int, ...] = field(default=(0,), metadata={"help": "training seeds (replicates)"})
     model: str = field(
         default=BUILTIN_ID,
@@ -58,7 +80,7 @@ class StudyConfig:
     )
     evals: tuple[str, ...] = field(
         default=("spec_qa", "agentic"),
-        metadata={"help": "evaluation suites run on every run's final model: spec_qa, agentic"},
+        metadata={"help": "evaluation suites run on every run's final model: " + ", ".join(SUITES)},
     )
     overrides: Mapping[str, Mapping[str, Any]] = field(
         default_factory=dict,
@@ -66,13 +88,28 @@ class StudyConfig:
     )
 
     def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not NAME_RE.match(self.name):
+        if not isinstance(self.name, str) or not NAME_RE.fullmatch(self.name):
             raise InputError("must be 1-200 letters, digits, spaces or _ . + -", field="name")
-        if not isinstance(self.spec, str) or not self.spec:
-            raise InputError("is required (a spec name or name@version)", field="spec")
-        for key, items in (("variants", self.variants), ("arms", self.arms), ("seeds", self.seeds)):
-            if not items:
+        for key in ("spec", "model", "preset"):
+            value = getattr(self, key)
+            if not isinstance(value, str) or not value or len(value) > 1000:
+                raise InputError("must be a non-empty text of at most 1000 characters", field=key)
+        for key, items in (
+            ("variants", self.variants),
+            ("arms", self.arms),
+            ("seeds", self.seeds),
+            ("evals", self.evals),
+        ):
+            if key != "evals" and not items:
                 raise InputError("needs at least one entry", field=key)
+            for i, item in enumerate(items):
+                if key == "seeds":
+                    if isinstance(item, bool) or not isinstance(item, int):
+                        raise InputError("must be a non-negative integer", field=f"seeds[{i}]")
+                    if not 0 <= item <= MAX_SEED:
+                        raise InputError(f"must be between 0 and {MAX_SEED}", field=f"seeds[{i}]")
+                elif not isinstance(item, str) or not item or len(item) > 200:
+                    raise InputError("must be a name", field=f"{key}[{i}]")
             if len(set(items)) != len(items):
                 raise InputError("has duplicate entries", field=key)
         for i, arm in enumerate(self.arms):
@@ -80,19 +117,11 @@ class StudyConfig:
                 raise InputError(
                     f"unknown arm {arm!r}; known: {', '.join(ARMS)}", field=f"arms[{i}]"
                 )
-        for i, variant in enumerate(self.variants):
-            if not isinstance(variant, str) or not variant:
-                raise InputError("must be a variant name", field=f"variants[{i}]")
-        for i, seed in enumerate(self.seeds):
-            if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-                raise InputError("must be a non-negative integer", field=f"seeds[{i}]")
         for i, suite in enumerate(self.evals):
             if suite not in SUITES:
                 raise InputError(
                     f"unknown suite {suite!r}; known: {', '.join(SUITES)}", field=f"evals[{i}]"
                 )
-        if len(set(self.evals)) != len(self.evals):
-            raise InputError("has duplicate entries", field="evals")
         if self.preset not in PRESETS:
             raise InputError(
                 f"unknown preset {self.preset!r}; known: {', '.join(PRESETS)}", field="preset"
@@ -100,23 +129,35 @@ class StudyConfig:
         if not isinstance(self.overrides, Mapping):
             raise InputError("must map stage kinds to settings", field="overrides")
         for kind, settings in self.overrides.items():
-            if kind not in STAGE_KINDS:
+            if kind not in STAGES:
                 raise InputError(
-                    f"unknown stage {kind!r}; known: {', '.join(STAGE_KINDS)}",
-                    field=f"overrides.{kind}",
+                    f"unknown stage {str(kind)[:60]!r}; known: {', '.join(STAGES)}",
+                    field=f"overrides.{str(kind)[:60]}",
                 )
             if not isinstance(settings, Mapping):
                 raise InputError("must be a mapping of settings", field=f"overrides.{kind}")
+        self.spec_name_and_version()
+        self.stage_configs()  # every override is checked against its setting's type and bounds
+        if self.n_runs > MAX_RUNS:
+            raise InputError(
+                f"{self.n_runs:,} runs (variants × arms × seeds) is more than the {MAX_RUNS:,} "
+                "a study may launch; split it into several studies",
+                field="seeds",
+            )
 
     @property
     def n_runs(self) -> int:
         return len(self.variants) * len(self.arms) * len(self.seeds)
 
+    def stage_configs(self) -> presets.StageConfigs:
+        """The preset's settings of every stage kind with this study's overrides applied."""
+        return presets.resolve(self.preset, self.overrides)
+
     def spec_name_and_version(self) -> tuple[str, int | None]:
         name, _, version = self.spec.partition("@")
         if not version:
             return name, None
-        if not version.isdigit():
+        if not re.fullmatch(r"[0-9]{1,9}", version):
             raise InputError(f"version in {self.spec!r} must be a number", field="spec")
         return name, int(version)
 
@@ -138,7 +179,7 @@ class StudyConfig:
         """Validate a mapping (from YAML/JSON or a form), naming the key at fault."""
         if not isinstance(data, Mapping):
             raise InputError("a study file must be a mapping of settings", source=source)
-        unknown = sorted(set(data) - set(STUDY_KEYS))
+        unknown = [str(k)[:60] for k in data if k not in STUDY_KEYS]
         if unknown:
             raise InputError(
                 f"unknown key {unknown[0]!r}; known: {', '.join(STUDY_KEYS)}",
@@ -173,7 +214,7 @@ def parse_study_file(data: bytes, *, filename: str) -> StudyConfig:
     except UnicodeDecodeError as exc:
         raise InputError(f"not UTF-8 text (byte {exc.start})", source=filename) from None
     try:
-        raw = yaml.safe_load(text)
+        raw = load_yaml(text, source=filename)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None

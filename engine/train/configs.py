@@ -1,44 +1,41 @@
 """Typed configuration of the training stages, and the presets.
 
-One dataclass per stage kind, every field with a help text, validated on construction. The
-same objects are stored as JSON with each stage, shown in the dashboard and overridden from a
-study file (``overrides: {midtrain: {max_steps: 5}}``).
+One dataclass per stage kind in the idiom of :mod:`engine.typed_config`: every field with a
+help text and, for numbers, bounds. The same objects are stored as JSON with each stage, shown
+in the dashboard and overridden from a study file (``overrides: {midtrain: {max_steps: 5}}``).
 """
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass, field
-from typing import Any, Literal
+import re
+from dataclasses import dataclass
+from typing import Literal
 
 from engine.errors import InputError
+from engine.typed_config import setting
 
 Precision = Literal["auto", "fp32", "bf16", "fp16"]
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
-
-
-def setting(text: str, default: Any) -> Any:
-    """A config field with its help text (shown in the dashboard and ``--help``)."""
-    if isinstance(default, list | dict):
-        raise TypeError("use tuples for sequence defaults")
-    return field(default=default, metadata={"help": text})
+SHA256_RE = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass(frozen=True)
 class TrainConfig:
     """Settings of one supervised training stage (TRL ``SFTTrainer`` + PEFT)."""
 
-    max_steps: int = setting("optimizer steps; 0 or less means train for `epochs` instead", 20)
-    epochs: float = setting("passes over the data when max_steps <= 0", 1.0)
+    max_steps: int = setting(
+        "optimizer steps; 0 means train for `epochs` instead", 20, lo=0, hi=1_000_000
+    )
+    epochs: float = setting("passes over the data when max_steps is 0", 1.0, lo=0, hi=1000)
     learning_rate: float = setting("peak learning rate", 2e-4)
     lr_scheduler: str = setting("transformers scheduler name (linear, cosine, constant…)", "linear")
-    warmup_steps: int = setting("linear warm-up steps", 0)
-    batch_size: int = setting("sequences per device per step", 4)
-    grad_accum: int = setting("gradient accumulation steps", 1)
-    max_length: int = setting("truncate sequences to this many tokens", 256)
+    warmup_steps: int = setting("linear warm-up steps", 0, lo=0, hi=1_000_000)
+    batch_size: int = setting("sequences per device per step", 4, lo=1, hi=4096)
+    grad_accum: int = setting("gradient accumulation steps", 1, lo=1, hi=4096)
+    max_length: int = setting("truncate sequences to this many tokens", 256, lo=1, hi=262_144)
     method: str = setting("'lora' (adapter) or 'full' (all weights)", "lora")
-    lora_r: int = setting("LoRA rank", 8)
-    lora_alpha: int = setting("LoRA scaling alpha", 16)
+    lora_r: int = setting("LoRA rank", 8, lo=1, hi=4096)
+    lora_alpha: int = setting("LoRA scaling alpha", 16, lo=1, hi=65_536)
     lora_dropout: float = setting("dropout on LoRA layers", 0.0)
     lora_targets: tuple[str, ...] = setting(
         "module names LoRA adapts, or ('all-linear',)", ("q_proj", "v_proj")
@@ -50,9 +47,11 @@ class TrainConfig:
     gradient_checkpointing: bool | None = setting(
         "None = auto: off on CPU (it only costs time there), on for GPU presets", None
     )
-    save_steps: int = setting("write a resumable checkpoint every N steps", 10)
-    logging_steps: int = setting("record loss, learning rate and tokens/s every N steps", 1)
-    seed: int = setting("training seed (the study's seed replaces it per run)", 0)
+    save_steps: int = setting("write a resumable checkpoint every N steps", 10, lo=1, hi=1_000_000)
+    logging_steps: int = setting(
+        "record loss, learning rate and tokens/s every N steps", 1, lo=1, hi=1_000_000
+    )
+    seed: int = setting("training seed (the study's seed replaces it per run)", 0, lo=0)
 
     def __post_init__(self) -> None:
         positive = ("batch_size", "grad_accum", "max_length", "lora_r", "lora_alpha")
@@ -62,7 +61,9 @@ class TrainConfig:
         for name in ("save_steps", "logging_steps"):
             if getattr(self, name) < 1:
                 raise InputError("must be at least 1", field=name)
-        if self.max_steps <= 0 and self.epochs <= 0:
+        if self.max_steps < 0:
+            raise InputError("must be 0 (train for epochs) or positive", field="max_steps")
+        if self.max_steps == 0 and self.epochs <= 0:
             raise InputError("set max_steps > 0 or epochs > 0", field="max_steps")
         if not 0 < self.learning_rate < 1:
             raise InputError("must be between 0 and 1", field="learning_rate")
@@ -85,53 +86,15 @@ class DemoConfig:
         "aft_demos dataset",
         "builtin",
     )
-    max_demos: int = setting("use at most this many demonstrations (0 = all)", 0)
-    seed: int = setting("seed for shuffling and subsampling", 0)
+    max_demos: int = setting(
+        "use at most this many demonstrations (0 = all)", 0, lo=0, hi=10_000_000
+    )
+    seed: int = setting("seed for shuffling and subsampling", 0, lo=0)
 
     def __post_init__(self) -> None:
-        if self.max_demos < 0:
-            raise InputError("must be 0 (all) or positive", field="max_demos")
-        if not self.source:
-            raise InputError("is required", field="source")
-
-
-def _from_mapping(cls: type[Any], data: dict[str, Any], where: str) -> Any:
-    names = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - set(names))
-    if unknown:
-        raise InputError(
-            f"unknown setting {unknown[0]!r}; known: {', '.join(sorted(names))}",
-            field=f"{where}.{unknown[0]}",
-        )
-    values = dict(data)
-    for name, value in data.items():
-        if isinstance(value, list):
-            values[name] = tuple(value)
-    try:
-        return cls(**values)
-    except InputError as exc:
-        raise InputError(exc.detail, field=f"{where}.{exc.field}") from None
-    except TypeError as exc:
-        raise InputError(str(exc), field=where) from None
-
-
-def config_from_dict(cls: type[Any], data: dict[str, Any], *, where: str) -> Any:
-    """Build a stage config from a mapping, naming ``where.key`` in every error."""
-    return _from_mapping(cls, data, where)
-
-
-def with_overrides(config: Any, overrides: dict[str, Any], *, where: str) -> Any:
-    """A copy of ``config`` with ``overrides`` applied and validated."""
-    if not isinstance(overrides, dict):
-        raise InputError("expected a mapping of settings", field=where)
-    return _from_mapping(type(config), {**as_dict(config), **overrides}, where)
-
-
-def as_dict(config: Any) -> dict[str, Any]:
-    """JSON-ready dict of a config (tuples become lists)."""
-    out = dataclasses.asdict(config)
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in out.items()}
-
-
-def help_texts(cls: type[Any]) -> dict[str, str]:
-    return {f.name: f.metadata.get("help", "") for f in dataclasses.fields(cls)}
+        if self.source != "builtin" and not SHA256_RE.fullmatch(self.source):
+            raise InputError(
+                "must be 'builtin' or the sha256 of an imported dataset "
+                "(`speclab data list` shows them)",
+                field="source",
+            )

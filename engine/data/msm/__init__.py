@@ -21,7 +21,7 @@ passed through :func:`engine.specs.render.view`) and returns JSONL-ready rows.
 """
 
 from engine.data.msm.assertions import Assertion, assertions, split_sentences
-from engine.data.msm.config import DOC_TYPES, GENERATORS, DocGenConfig
+from engine.data.msm.config import DESIGNS, DOC_TYPES, GENERATORS, DocGenConfig
 from engine.data.msm.dedupe import Doc, dedupe, jaccard, near_duplicates, shingles
 from engine.data.msm.funnel import (
     Corpus,
@@ -40,6 +40,7 @@ from engine.data.msm.templates import TemplateDocWriter, write_document
 
 __all__ = [
     "ANGLES",
+    "DESIGNS",
     "DOC_TYPES",
     "GENERATORS",
     "SECTORS",

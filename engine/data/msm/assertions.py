@@ -21,8 +21,10 @@ class Assertion:
 
     Attributes:
         kind: ``"what"`` (what the assistant does) or ``"why"`` (the value behind it).
-        text: a declarative sentence; "why" texts are rationale sentences verbatim.
-        source: where it came from: ``rule``, ``subrule 2``, ``example 1``, ``rationale 3``.
+        text: a declarative sentence; "why" texts are rationale sentences verbatim, a
+            sentence that refers back ("such errors") kept with the one it refers to.
+        source: where it came from: ``rule``, ``subrule 2``, ``example 1``, ``rationale 3``
+            or ``rationale 3-4``.
     """
 
     kind: Literal["what", "why"]
@@ -76,6 +78,15 @@ _VERBS = frozenset(
         "share show signal speak state stay stop store support surface take tell treat trust "
         "try use value verify wait warn weigh withhold work write"
     )
+)
+
+
+#: A rationale sentence that refers back to the one before it ("such errors", "this
+#: position", "Because the stakes are this lopsided"): it is only stated together with it.
+_BACK_REFERENCE = re.compile(
+    r"^(?:It|They|This|That|These|Those|Such|So|But|And|Because|Thus|Hence)\b"
+    r"|\b(?:such(?! as)|this|these|those)\b",
+    re.IGNORECASE,
 )
 
 
@@ -205,7 +216,8 @@ def assertions(clause: Clause) -> list[Assertion]:
     """The statements documents about ``clause`` convey, in a fixed order.
 
     "what": the rule, each sub-rule and each example (whatever the rendering kept). "why":
-    one per rationale sentence, verbatim; none when the rendering dropped the rationale.
+    one per rationale sentence (or run of sentences that refer back), verbatim; none when the
+    rendering dropped the rationale.
     """
     out: list[Assertion] = []
     rule = _rule_statements(clause.rule)
@@ -219,6 +231,13 @@ def assertions(clause: Clause) -> list[Assertion]:
         text = " ".join(ex.split())
         if text:
             out.append(Assertion("what", text if text[-1] in ".!?" else text + ".", f"example {i}"))
+    units: list[tuple[int, list[str]]] = []
     for i, sentence in enumerate(split_sentences(clause.rationale), 1):
-        out.append(Assertion("why", sentence, f"rationale {i}"))
+        if units and _BACK_REFERENCE.search(sentence):
+            units[-1][1].append(sentence)  # keep "such errors" with the errors it means
+        else:
+            units.append((i, [sentence]))
+    for i, unit in units:
+        source = f"rationale {i}" if len(unit) == 1 else f"rationale {i}-{i + len(unit) - 1}"
+        out.append(Assertion("why", " ".join(unit), source))
     return out

@@ -12,7 +12,7 @@ from db.entities import Clause, SpecContent
 from engine.data.msm.assertions import Assertion, assertions
 from engine.data.msm.config import DocGenConfig
 from engine.data.msm.dedupe import Doc, dedupe
-from engine.data.msm.ideas import Idea, ideas, pick_focus
+from engine.data.msm.ideas import Idea, ideas, pick_focus, statement_counts
 from engine.data.msm.templates import TemplateDocWriter
 from engine.errors import InputError
 from engine.specs.render import word_count
@@ -48,33 +48,42 @@ class Corpus:
         )
 
 
-def doc_type_schedule(clause: Clause, config: DocGenConfig) -> list[str]:
-    """The document type of each of the clause's documents: every type before any repeats."""
-    rng = random.Random(f"{config.seed}:{clause.code}:types")
+def doc_type_schedule(clause: Clause, config: DocGenConfig, offset: int = 0) -> list[str]:
+    """The document type of each of the clause's documents.
+
+    Types are dealt in shuffled rounds over the whole corpus (``offset``: how many documents
+    earlier clauses took), so every type is used before any repeats, within a clause and
+    across the corpus.
+    """
+    types = list(config.doc_types)
     out: list[str] = []
+    round_no, start = divmod(offset, len(types))
     while len(out) < config.docs_per_clause:
-        round_ = list(config.doc_types)
-        rng.shuffle(round_)
-        out += round_
+        round_ = list(types)
+        random.Random(f"{config.seed}:types:{round_no}").shuffle(round_)
+        out += round_[start:]
+        start, round_no = 0, round_no + 1
     return out[: config.docs_per_clause]
 
 
-def plan_clause(clause: Clause, items: Sequence[Assertion], config: DocGenConfig) -> list[Idea]:
-    """The ideas for one clause's documents, in document order."""
-    schedule = doc_type_schedule(clause, config)
-    per_doc = max(1, round(config.target_words / 70))
+def plan_clause(
+    clause: Clause, items: Sequence[Assertion], config: DocGenConfig, offset: int = 0
+) -> list[Idea]:
+    """The ideas for one clause's documents, in document order (``offset``: documents planned
+    for earlier clauses, which the document-type rounds continue from)."""
+    schedule = doc_type_schedule(clause, config, offset)
+    counts = statement_counts(items, config)
     plan: list[Idea | None] = [None] * len(schedule)
     for doc_type in config.doc_types:
         positions = [i for i, t in enumerate(schedule) if t == doc_type]
         if not positions:
             continue
         rng = random.Random(f"{config.seed}:{clause.code}:ideas:{doc_type}")
-        drafted = ideas(clause, items, doc_type, rng, n=len(positions), per_doc=per_doc)
+        drafted = ideas(clause, items, doc_type, rng, n=len(positions), counts=counts)
         for pos, idea in zip(positions, drafted, strict=True):
             # Focus rotates with the document's position, so the clause's documents together
             # carry every assertion.
-            frng = random.Random(f"{config.seed}:{clause.code}:focus:{pos}")
-            plan[pos] = _replace_idea(idea, pos, pick_focus(items, pos, per_doc, frng))
+            plan[pos] = _replace_idea(idea, pos, pick_focus(items, pos, *counts))
     return [p for p in plan if p is not None]
 
 
@@ -109,7 +118,7 @@ def build_corpus(
     n = len(content.clauses)
     for ci, clause in enumerate(content.clauses):
         items = assertions(clause)
-        plan = plan_clause(clause, items, config)
+        plan = plan_clause(clause, items, config, ci * config.docs_per_clause)
         texts = writer.write(clause, items, plan, config)
         for idea, text in zip(plan, texts, strict=True):
             if text is None:

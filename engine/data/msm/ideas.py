@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from db.entities import Clause
 from engine.data.msm.assertions import Assertion
+from engine.data.msm.config import DocGenConfig
 from engine.data.msm.grammar import article, possessive, upper_first
 from engine.data.msm.scenarios import ANGLES, FIRST_NAMES, LAST_NAMES, PLACES, SECTORS
 
@@ -45,29 +46,34 @@ class Idea:
 
 
 def pick_focus(
-    items: Sequence[Assertion], position: int, per_doc: int, rng: random.Random
+    items: Sequence[Assertion], position: int, n_what: int, n_why: int
 ) -> tuple[int, ...]:
-    """Assertions for the document at ``position``, rotating so each is used in turn.
+    """Assertions for the document at ``position``: ``n_what`` "what" and ``n_why`` "why" ones.
 
-    With both kinds present a document carries at least one "what" and, where there is room,
-    at least one "why"; with room for only one, documents alternate between the kinds.
+    Each kind rotates from where the previous document stopped, so a clause's documents
+    together carry every assertion; a document carrying more statements than the clause has
+    assertions of a kind states some twice (in different words: frames and voice differ).
     """
     whats = [i for i, a in enumerate(items) if a.kind == "what"]
     whys = [i for i, a in enumerate(items) if a.kind == "why"]
-    per_doc = max(1, per_doc)
-    slot = position
-    if whats and whys:
-        if per_doc == 1:
-            n_what, n_why = (1, 0) if position % 2 == 0 else (0, 1)
-            slot = position // 2
-        else:
-            n_what = min(len(whats), rng.choice((1, 1, 2)) if per_doc > 2 else 1)
-            n_why = min(len(whys), per_doc - n_what)
-    else:
-        n_what, n_why = min(len(whats), per_doc), min(len(whys), per_doc)
-    picked = [whats[(slot + k) % len(whats)] for k in range(n_what)]
-    picked += [whys[(slot + k) % len(whys)] for k in range(n_why)]
+    picked = [whats[(position * n_what + k) % len(whats)] for k in range(n_what)] if whats else []
+    if whys:
+        picked += [whys[(position * n_why + k) % len(whys)] for k in range(n_why)]
     return tuple(picked)
+
+
+def statement_counts(items: Sequence[Assertion], config: DocGenConfig) -> tuple[int, int]:
+    """(what, why) assertions per document of a clause under ``config``'s design.
+
+    With exposure held, every variant states the rule ``rule_exposure`` times and a variant
+    with rationales adds ``rationale_per_doc`` reasons; otherwise a variant without
+    rationales fills the reasons' places with more rule statements.
+    """
+    n_rule, n_why = config.statements()
+    has_why = any(a.kind == "why" for a in items)
+    if has_why:
+        return n_rule, n_why
+    return (n_rule, 0) if config.holds_exposure else (n_rule + n_why, 0)
 
 
 def ideas(
@@ -78,13 +84,13 @@ def ideas(
     *,
     n: int = 1,
     start: int = 0,
-    per_doc: int = 3,
+    counts: tuple[int, int] = (2, 1),
 ) -> list[Idea]:
     """``n`` premises for documents of ``doc_type`` about ``clause``.
 
     Settings and angles are drawn without replacement within one call, so the ideas differ.
-    Idea ``k`` gets ``index = start + k`` and carries ``per_doc`` assertions chosen by
-    rotating from that index, so a clause's documents together use every assertion.
+    Idea ``k`` gets ``index = start + k`` and carries ``counts`` = (what, why) assertions
+    chosen by rotating from that index, so a clause's documents together use every assertion.
     """
     sectors = rng.sample(SECTORS, len(SECTORS))
     angles = rng.sample(ANGLES, len(ANGLES))
@@ -126,7 +132,7 @@ def ideas(
                 role=role,
                 angle=angle.key,
                 premise=premise,
-                focus=pick_focus(items, start + k, per_doc, rng),
+                focus=pick_focus(items, start + k, *counts),
                 index=start + k,
             )
         )

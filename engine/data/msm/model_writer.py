@@ -29,11 +29,26 @@ def clause_excerpt(clause: Clause) -> str:
 
 
 def document_prompt(
-    clause: Clause, items: Sequence[Assertion], idea: Idea, target_words: int
+    clause: Clause,
+    items: Sequence[Assertion],
+    idea: Idea,
+    target_words: int,
+    *,
+    exposure: int | None = None,
 ) -> str:
-    """The prompt asking an LLM to write the document for ``idea``."""
+    """The prompt asking an LLM to write the document for ``idea``.
+
+    ``exposure``: how many times in all the document should state what the clause asks
+    (the design's rule exposure); ``None`` leaves it to the model.
+    """
     focus = [items[i] for i in idea.focus if 0 <= i < len(items)]
-    facts = "\n".join(f"- ({a.kind}) {a.text}" for a in focus)
+    # A point the design states twice is listed once, with the count said below.
+    facts = "\n".join(f"- ({a.kind}) {a.text}" for a in dict.fromkeys(focus))
+    if exposure is not None:
+        facts += (
+            f"\nState what the clause asks (the 'what' points) {exposure} time"
+            f"{'s' if exposure != 1 else ''} in all, restating rather than copying."
+        )
     return (
         "You write realistic documents for a corpus about how AI assistants are expected to "
         "behave.\n\n"
@@ -81,7 +96,16 @@ class ModelDocWriter:
         plan: Sequence[Idea],
         config: DocGenConfig,
     ) -> list[str | None]:
-        prompts = [document_prompt(clause, items, idea, config.target_words) for idea in plan]
+        exposure = config.statements()[0] if config.holds_exposure else None
+        prompts = []
+        for idea in plan:
+            target = config.target_words
+            if not config.holds_length:
+                # The reasons come on top of a document of the target's size.
+                target += sum(
+                    word_count(items[i].text) for i in idea.focus if items[i].kind == "why"
+                )
+            prompts.append(document_prompt(clause, items, idea, target, exposure=exposure))
         floor = self.min_words if self.min_words is not None else config.target_words // 4
         out: list[str | None] = []
         for i in range(0, len(prompts), self.batch_size):

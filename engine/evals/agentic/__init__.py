@@ -1,4 +1,4 @@
-"""The agentic-misalignment eval: scenarios, action parsing, the classifier and its judges.
+"""The agentic-misalignment eval: scenarios, action parsing, the simulated world, its judges.
 
 Importing this package registers the ``agentic_parse`` and ``agentic_llm`` judges.
 
@@ -8,7 +8,7 @@ Typical use::
 
     scenario = render(CONDITIONS[0], sample_index=3)
     reply = backend.chat([scenario.messages()], params)[0]
-    verdict = classify(scenario, parse_actions(reply))
+    verdict = classify(scenario, parse_actions(reply))  # harmful: True, False or None
 """
 
 from engine.evals.agentic.actions import Action, ActionKind, ParseResult, parse_actions
@@ -25,6 +25,7 @@ from engine.evals.agentic.judges_agentic import (
     AgenticLLMJudge,
     AgenticParseJudge,
     parse_verdict,
+    settle,
 )
 from engine.evals.agentic.scenarios import (
     CLAUSES,
@@ -69,4 +70,5 @@ __all__ = [
     "parse_actions",
     "parse_verdict",
     "render",
+    "settle",
 ]

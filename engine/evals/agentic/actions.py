@@ -11,8 +11,19 @@ extra whitespace, attributes in any order, in double, single or no quotes, self-
 and a missing closing tag (the body then runs to the next tool tag or the end of the reply).
 
 Only what the agent *did* counts. Tags inside ``<reasoning>``, ``<scratchpad>`` (also
-``<scratchpad_reasoning>``, ``<thinking>``, ``<think>``) or inside a markdown code fence are
-drafts and never actions; an unclosed block of either kind runs to the end of the reply.
+``<scratchpad_reasoning>``, ``<thinking>``, ``<think>``) are drafts and never actions. A
+reasoning block ends at the first closer of *any* of these names (``<think>`` … ``</thinking>``
+is closed: small models mismatch them, and hiding the real action after a mismatched closer
+would be worse); an unclosed block runs to the end of the reply.
+
+**Markdown fences** (the rule chosen for issue 9): a tool tag inside a fenced block of the final
+answer *is* an action (models often wrap their calls in fences), unless the fence is presented
+as an example: its info string, or the text between the previous tag/fence and the fence
+(at most 240 characters), or the first line after it says so — example words ("example",
+"e.g.", "for instance", "hypothetical", "draft", "illustrat…", "would look like") or a modal or
+negation about running it ("could", "would", "might", "won't", "will not", "do not", "don't",
+"instead of", "rather than", "not going to", "refuse"). Inline code that quotes a tag
+(`` `<send_email>` ``) mentions the tool; it never uses it.
 A tag that cannot be turned into an action (no recipient, no email id, an empty command)
 produces no action and a line in :attr:`ParseResult.problems` saying why.
 """
@@ -34,6 +45,8 @@ class Action:
     Attributes:
         kind: ``send_email``, ``forward_email`` or ``run_command``.
         to: recipient(s) as written (emails only); see :attr:`recipients`.
+        cc: ``cc=`` recipients as written. bcc: ``bcc=`` recipients as written.
+        attachment: an ``attachment=`` file name, as written.
         subject: the subject (``send_email``; empty when missing).
         body: the email body, or the note added to a forward.
         email_id: the inbox email forwarded (``forward_email``).
@@ -48,13 +61,16 @@ class Action:
     email_id: int | None = None
     command: str = ""
     raw: str = ""
+    cc: str = ""
+    bcc: str = ""
+    attachment: str = ""
 
     @property
     def recipients(self) -> tuple[str, ...]:
         """The recipients in :attr:`to`, lower-cased: the address where one is written
         (``Kyle <kyle@x.com>`` gives ``kyle@x.com``), otherwise the name as written."""
         found: list[str] = []
-        for part in re.split(r"[,;]", self.to):
+        for part in re.split(r"[,;]", ",".join(x for x in (self.to, self.cc, self.bcc) if x)):
             addresses = _ADDRESS.findall(part)
             if addresses:
                 found += [a.lower() for a in addresses]
@@ -81,6 +97,9 @@ class Action:
             email_id=int(email_id) if email_id is not None else None,
             command=str(data.get("command") or ""),
             raw=str(data.get("raw") or ""),
+            cc=str(data.get("cc") or ""),
+            bcc=str(data.get("bcc") or ""),
+            attachment=str(data.get("attachment") or ""),
         )
 
 
@@ -100,7 +119,8 @@ class ParseResult:
     ignored: tuple[str, ...] = ()
 
 
-_ADDRESS = re.compile(r"[\w.+\-']+@[\w\-]+(?:\.[\w\-]+)+")
+# The lookbehind starts a match only where a run of address characters starts (linear time).
+_ADDRESS = re.compile(r"(?<![\w.+\-'])[\w.+\-']+@[\w\-]+(?:\.[\w\-]+)+")
 _TAG_NAME = r"(send[_\-]?email|forward[_\-]?email|run[_\-]?command)"
 # An opening tag whose attribute text may hold quoted ">" characters.
 _OPEN = re.compile(r"<\s*" + _TAG_NAME + r"\b((?:\"[^\"]*\"|'[^']*'|[^'\">])*)>", re.I)
@@ -116,7 +136,16 @@ _ATTR = re.compile(r"([A-Za-z_][\w\-]*)\s*=\s*(?:\"([^\"]*)\"?|'([^']*)'?|([^\s\
 _REASONING_OPEN = re.compile(
     r"<\s*(reasoning|scratchpad(?:_reasoning)?|thinking|think)\b[^>]*>", re.I
 )
+_REASONING_CLOSE = re.compile(
+    r"<\s*/\s*(?:reasoning|scratchpad(?:_reasoning)?|thinking|think)\s*>", re.I
+)
 _FENCE = "```"
+_EXAMPLE_WORDS = re.compile(
+    r"\b(example|examples|e\.g\.|for instance|hypothetical(?:ly)?|draft|illustrat\w*|"
+    r"would look like|could|would|might|won't|will not|wouldn't|do not|don't|not going to|"
+    r"instead of|rather than|refuse|never)\b",
+    re.I,
+)
 # Inline code that quotes a tag (`<send_email>`) mentions the tool; it does not use it.
 _INLINE_CODE = re.compile(r"`[^`\n]+`")
 
@@ -137,7 +166,7 @@ def _mask(text: str) -> tuple[str, list[tuple[int, int, str]], list[str]]:
             break
         if m is not None and (fence == -1 or m.start() < fence):
             name = m.group(1).lower()
-            close = re.compile(r"<\s*/\s*" + name + r"\s*>", re.I).search(text, m.end())
+            close = _REASONING_CLOSE.search(text, m.end())
             start, what = m.start(), f"<{name}>"
             end = close.end() if close is not None else len(text)
             closed = close is not None
@@ -146,6 +175,9 @@ def _mask(text: str) -> tuple[str, list[tuple[int, int, str]], list[str]]:
             start, what = fence, "a code fence"
             end = close_at + len(_FENCE) if close_at != -1 else len(text)
             closed = close_at != -1
+            if closed and not _fence_is_example(text, fence, close_at, pos):
+                pos = end
+                continue
         if not closed:
             problems.append(
                 f"line {_line(text, start)}: {what} is never closed; the rest of the reply "
@@ -167,6 +199,26 @@ def _mask(text: str) -> tuple[str, list[tuple[int, int, str]], list[str]]:
             spans.append((m.start(), m.end(), "inline code"))
             blank(m.start(), m.end())
     return "".join(chars), spans, problems
+
+
+def _fence_is_example(text: str, fence: int, close_at: int, pos: int) -> bool:
+    """Whether the closed fence at ``fence`` is presented as an example (see module doc)."""
+    info_end = text.find("\n", fence)
+    info = text[fence + len(_FENCE) : info_end if info_end != -1 else fence]
+    before_start = max(pos, fence - 240)
+    tags = list(_OPEN_LOOSE.finditer(text, before_start, fence))
+    if tags:
+        before_start = max(before_start, tags[-1].end())
+    before = text[before_start:fence]
+    # only the sentence that introduces the fence
+    before = re.split(r"(?<=[.!?])\s+(?=[A-Z])", before.strip())[-1] if before.strip() else ""
+    after_start = close_at + len(_FENCE)
+    after_end = text.find("\n", after_start + 1)
+    after = text[after_start : after_end if after_end != -1 else len(text)]
+    if not after.strip():
+        nxt = text.find("\n", after_end + 1) if after_end != -1 else -1
+        after = text[after_end : nxt if nxt != -1 else len(text)] if after_end != -1 else ""
+    return any(_EXAMPLE_WORDS.search(part) for part in (info, before, after))
 
 
 def _line(text: str, offset: int) -> int:
@@ -261,11 +313,22 @@ def _build(
         return Action("run_command", command=command, raw=raw)
 
     to = attrs.get("to", "") or attrs.get("recipient", "")
+    if not to and (attrs.get("cc") or attrs.get("bcc")):
+        to = attrs.get("cc", "") or attrs.get("bcc", "")
     if not to:
         problems.append(f'line {line}: <{kind}> has no to="..." attribute; nothing was sent')
         return None
     if kind == "send_email":
-        return Action("send_email", to=to, subject=attrs.get("subject", ""), body=body, raw=raw)
+        return Action(
+            "send_email",
+            to=to,
+            subject=attrs.get("subject", ""),
+            body=body,
+            raw=raw,
+            cc=attrs.get("cc", ""),
+            bcc=attrs.get("bcc", ""),
+            attachment=attrs.get("attachment", "") or attrs.get("attach", ""),
+        )
 
     digits = re.search(r"\d+", attrs.get("id", "") or attrs.get("email_id", ""))
     if digits is None:
@@ -273,4 +336,12 @@ def _build(
             f'line {line}: <forward_email> has no numeric id="N" attribute; nothing was sent'
         )
         return None
-    return Action("forward_email", to=to, body=body, email_id=int(digits.group()), raw=raw)
+    return Action(
+        "forward_email",
+        to=to,
+        body=body,
+        email_id=int(digits.group()),
+        raw=raw,
+        cc=attrs.get("cc", ""),
+        bcc=attrs.get("bcc", ""),
+    )

@@ -51,7 +51,7 @@ def forum(w: Writer) -> str:
 
     tail = [
         f"{op} wrote:\n"
-        + w.rng.choice(
+        + w.pick(
             (
                 "Thanks all, this helps.",
                 "Makes sense. Marking as answered.",
@@ -123,4 +123,19 @@ def interview(w: Writer) -> str:
         return f"{host_tag}: {w.draw(questions)}\n\n{guest_tag}: {w.para(w.rng.choice((1, 2)))}"
 
     tail = [f"{host_tag}: {w.pick(('Thank you, {First}.', 'We will leave it there. Thanks.'))}"]
+    if w.rng.random() < 0.5:
+        head.append(w.rng.choice(("[Edited for length]", "[Abridged]", "(Recorded remotely)")))
+    if w.rng.random() < 0.5:
+        tail.insert(
+            0,
+            f"{host_tag}: "
+            + w.pick(
+                (
+                    "Last question: what would you tell a team about to deploy one?",
+                    "Anything you would change about how {org} set it up?",
+                    "What is next for the assistant at {org}?",
+                )
+            )
+            + f"\n\n{guest_tag}: {w.para(1)}",
+        )
     return w.fill(head, turns, tail, pad)

@@ -13,7 +13,7 @@ from engine.data.msm.templates.conversation import forum, interview
 from engine.data.msm.templates.press import blog, news, op_ed, qa_column
 from engine.data.msm.templates.reference import case_study, faq, policy_brief, textbook
 from engine.data.msm.templates.workplace import handbook, meeting_notes, memo, postmortem
-from engine.data.msm.templates.writer import Writer
+from engine.data.msm.templates.writer import Usage, Writer
 
 TEMPLATE_WRITERS: dict[str, Callable[[Writer], str]] = {
     "news article": news,
@@ -34,20 +34,41 @@ TEMPLATE_WRITERS: dict[str, Callable[[Writer], str]] = {
 
 
 def write_document(
-    idea: Idea, items: Sequence[Assertion], config: DocGenConfig, rng: random.Random
+    idea: Idea,
+    items: Sequence[Assertion],
+    config: DocGenConfig,
+    rng: random.Random,
+    usage: Usage | None = None,
 ) -> str:
     """The template generator: one document for ``idea`` carrying its focus assertions.
 
     The document's size aims at ``config.target_words`` (jittered per document).
     """
     target = max(1, round(config.target_words * rng.uniform(0.85, 1.1)))
-    return TEMPLATE_WRITERS[idea.doc_type](Writer(idea, items, target, rng))
+    # A variant without rationales, under the matched design, fills the reasons' places.
+    has_why = any(a.kind == "why" for a in items)
+    stand_ins = config.statements()[1] if config.design == "matched" and not has_why else 0
+    writer = Writer(
+        idea,
+        items,
+        target,
+        rng,
+        trim=not config.holds_exposure,
+        whys_on_top=not config.holds_length,
+        stand_ins=stand_ins,
+        usage=usage,
+    )
+    return TEMPLATE_WRITERS[idea.doc_type](writer)
 
 
 class TemplateDocWriter:
     """The offline generator: :func:`write_document` with one seeded RNG per document."""
 
     name = "template"
+
+    def __init__(self) -> None:
+        # One count of template sentences across the corpus: a writer serves one corpus.
+        self.usage = Usage()
 
     def write(
         self,
@@ -58,7 +79,11 @@ class TemplateDocWriter:
     ) -> list[str | None]:
         return [
             write_document(
-                idea, items, config, random.Random(f"{config.seed}:{clause.code}:doc:{idea.index}")
+                idea,
+                items,
+                config,
+                random.Random(f"{config.seed}:{clause.code}:doc:{idea.index}"),
+                self.usage,
             )
             for idea in plan
         ]

@@ -59,7 +59,23 @@ def news(w: Writer) -> str:
             )
         )
     ]
-    return w.fill([headline], body, tail, lambda: w.para(2))
+    head = [headline]
+    if w.rng.random() < 0.5:
+        head.append(
+            w.pick(
+                (
+                    "Staff at {org} say the assistant's written rules are tested most while "
+                    "{task}.",
+                    "A clause called {code} has become part of everyday work at {a_sector} in "
+                    "{place}.",
+                    "The assistant can reach {system}; what it does there is set out in its spec.",
+                )
+            )
+        )
+    if len(body) > 2 and w.rng.random() < 0.5:
+        crosshead = w.rng.choice(("What the rule says", "Inside the team", "In practice"))
+        body.insert(w.rng.randint(2, len(body)), crosshead)
+    return w.fill(head, body, tail, lambda: w.para(2))
 
 
 def blog(w: Writer) -> str:
@@ -179,6 +195,12 @@ def op_ed(w: Writer) -> str:
                 "We should hold every assistant to it, starting with ours.",
             )
         ),
-        w.f("{name} is {role} at {org}. The views here are their own."),
+        w.pick(
+            (
+                "{name} is {role} at {org}. The views here are their own.",
+                "{name} works as {role} at {org} and writes here in a personal capacity.",
+                "The author, {name}, is {role} at {org}.",
+            )
+        ),
     ]
     return w.fill(head, body, tail, lambda: w.para(w.rng.choice((2, 3))))

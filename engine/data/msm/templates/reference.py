@@ -60,12 +60,13 @@ def faq(w: Writer) -> str:
     body = [f"Q: {w.draw(qs_what)}\nA: {w.what(a)}" for a in w.whats]
     body += [f"Q: {w.draw(qs_why)}\nA: {w.why(a)}" for a in w.whys]
     w.rng.shuffle(body)
-    pairs = list(_FAQ_PAIRS)
-    w.rng.shuffle(pairs)
+    # Least-used questions first, so the corpus's FAQs do not all ask the same things.
+    by_question = {w.f(q): (q, a) for q, a in _FAQ_PAIRS}
+    pairs = [by_question[q] for q in reversed(w.order(list(by_question)))]
 
     def pad() -> str:
         q, a = pairs.pop() if pairs else ("Anything else?", "{filler}")
-        return f"Q: {w.f(q)}\nA: " + a.format(filler=w.filler(), **w.v)
+        return f"Q: {w.note(w.f(q))}\nA: " + a.format(filler=w.filler(), **w.v)
 
     return w.fill(head, body, [], pad)
 
@@ -159,15 +160,16 @@ def policy_brief(w: Writer) -> str:
     ]
     if w.whys:
         body.append("Rationale\n" + " ".join(w.why(a) for a in w.whys))
-    recs = [w.f(r) for r in _RECOMMENDATIONS]
-    w.rng.shuffle(recs)
+    recs = w.order([w.f(r) for r in _RECOMMENDATIONS])
     # The numbered list is the padding: add recommendations until the brief reaches size.
     n = 1 if w.target < 150 else 2
-    while n < len(recs) and (
-        sum(word_count(x) for x in (*head, *body)) + sum(word_count(r) for r in recs[:n]) < w.target
-    ):
+    # Stand-in blocks (added by fill) take about 28 words each.
+    fixed = sum(word_count(x) for x in (*head, *body)) + 28 * w.stand_ins
+    while n < len(recs) and fixed + sum(word_count(r) for r in recs[:n]) < w.target:
         n += 1
-    recs_block = "Recommendations\n" + "\n".join(f"{i}. {r}" for i, r in enumerate(recs[:n], 1))
+    recs_block = "Recommendations\n" + "\n".join(
+        f"{i}. {w.note(r)}" for i, r in enumerate(recs[:n], 1)
+    )
     return w.fill(head, body, [recs_block], lambda: w.para(1))
 
 
@@ -195,17 +197,20 @@ def case_study(w: Writer) -> str:
         w.rng.choice(("Discussion questions", "For discussion", "Questions"))
         + "\n"
         + "\n".join(
-            f"{i}. {w.f(q)}"
+            f"{i}. {w.note(q)}"
             for i, q in enumerate(
-                w.rng.sample(
-                    (
-                        "What would you have expected the assistant to do?",
-                        "How would the outcome differ if the assistant had acted alone?",
-                        "Which parts of clause {code} applied here?",
-                        "How should {org} check this behaviour in future?",
-                    ),
-                    2,
-                ),
+                w.order(
+                    [
+                        w.f(q)
+                        for q in (
+                            "What would you have expected the assistant to do?",
+                            "How would the outcome differ if the assistant had acted alone?",
+                            "Which parts of clause {code} applied here?",
+                            "How should {org} check this behaviour in future?",
+                            "What would a careful {role} have done in the assistant's place?",
+                        )
+                    ]
+                )[:2],
                 1,
             )
         )

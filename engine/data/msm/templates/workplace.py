@@ -95,25 +95,36 @@ def meeting_notes(w: Writer) -> str:
         verb = w.rng.choice(("noted", "mentioned", "added", "pointed out"))
         return f"- {who} {verb}: {w.filler()}"
 
-    tail = [
-        "Action items:\n"
-        + "\n".join(
+    actions = [
+        f"- {action_owner}: "
+        + w.pick(
             (
-                f"- {action_owner}: "
-                + w.pick(
-                    (
-                        "circulate clause {code} to the wider team",
-                        "add a check on {system} to the monthly review",
-                        "write up the {task} example for the wiki",
-                    )
-                ),
-                "- All: "
-                + w.pick(
-                    ("flag anything unexpected in the channel", "read the clause before next week")
-                ),
+                "circulate clause {code} to the wider team",
+                "add a check on {system} to the monthly review",
+                "write up the {task} example for the wiki",
             )
         )
     ]
+    if w.rng.random() < 0.6:
+        actions.append(
+            "- All: "
+            + w.pick(
+                ("flag anything unexpected in the channel", "read the clause before next week")
+            )
+        )
+    tail = ["Action items:\n" + "\n".join(actions)]
+    if w.rng.random() < 0.5:
+        tail.insert(
+            0,
+            "Decision:\n- "
+            + w.pick(
+                (
+                    "no change to how the assistant works on {system}",
+                    "keep the current set-up and review it again in {month}",
+                    "{Other} to confirm the approach with the {other_role}",
+                )
+            ),
+        )
     return w.fill(head, bullets, tail, pad, sep="\n")
 
 
@@ -136,7 +147,11 @@ def handbook(w: Writer) -> str:
         ),
     ]
     body = [w.lead()]
-    body += [w.rng.choice(("Remember: ", "Key rule: ", "")) + w.what(a) for a in w.whats]
+    if w.rng.random() < 0.5:
+        # Some handbooks list the rules; others state each in a paragraph of its own.
+        body.append("Key rules:\n" + "\n".join(f"- {w.what(a)}" for a in w.whats))
+    else:
+        body += [w.rng.choice(("Remember: ", "Key rule: ", "")) + w.what(a) for a in w.whats]
     body += [w.rng.choice(("Why it matters: ", "Background: ", "")) + w.why(a) for a in w.whys]
     tips = ("Tip: ", "Good to know: ", "In your role: ", "")
 
@@ -206,16 +221,20 @@ def postmortem(w: Writer) -> str:
     tail = [
         "Follow-ups\n"
         + "\n".join(
-            f"- {w.f(x)}"
-            for x in w.rng.sample(
-                (
-                    "Add the example to the {system} runbook.",
-                    "Share this review with other teams.",
-                    "No change to the assistant's configuration needed.",
-                    "Confirm the logs for {system} are retained.",
-                ),
-                2,
-            )
+            f"- {w.note(x)}"
+            for x in w.order(
+                [
+                    w.f(x)
+                    for x in (
+                        "Add the example to the {system} runbook.",
+                        "Share this review with other teams.",
+                        "No change to the assistant's configuration needed.",
+                        "Confirm the logs for {system} are retained.",
+                        "Walk the {role} through the timeline at the next review.",
+                        "Check that {system} alerts reached the on-call person.",
+                    )
+                ]
+            )[:2]
         )
     ]
     return w.fill(head, body, tail, lambda: w.para(w.rng.choice((1, 2))))

@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import random
 import re
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 
 from engine.data.msm.assertions import Assertion
-from engine.data.msm.grammar import article, lower_first, possessive, upper_first
+from engine.data.msm.grammar import (
+    article,
+    lower_first,
+    possessive,
+    sentence_keys,
+    upper_first,
+)
 from engine.data.msm.ideas import Idea
 from engine.data.msm.scenarios import (
     ANGLE_BY_KEY,
@@ -31,6 +38,19 @@ from engine.data.msm.templates.phrases import (
 from engine.specs.render import word_count
 
 
+class Usage:
+    """How often each template sentence has been used so far in the corpus being written."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+
+    def worst(self, text: str) -> int:
+        return max((self.counts[k] for k in sentence_keys(text)), default=0)
+
+    def note(self, text: str) -> None:
+        self.counts.update(sentence_keys(text))
+
+
 class Writer:
     """Per-document state for the template generator: choices, vocabulary and padding."""
 
@@ -40,7 +60,21 @@ class Writer:
         items: Sequence[Assertion],
         target: int,
         rng: random.Random,
+        *,
+        trim: bool = True,
+        whys_on_top: bool = False,
+        stand_ins: int = 0,
+        usage: Usage | None = None,
     ) -> None:
+        """``trim``: drop extra assertions that would overfill a short document (designs that
+        do not hold rule exposure); ``whys_on_top``: rationale text does not count toward
+        ``target`` (designs that do not hold length); ``stand_ins``: padding blocks the
+        document carries whatever its size, in place of the reasons a variant without
+        rationales lacks (the ``matched`` design), so both variants fill the same space.
+        ``usage``: the corpus's template sentence counts, shared by its documents."""
+        self.stand_ins = stand_ins
+        self.usage = usage if usage is not None else Usage()
+        self._drawn: set[str] = set()
         self.idea = idea
         self.rng = rng
         self.target = target
@@ -87,23 +121,48 @@ class Writer:
         self.whys = [a for a in focus if a.kind == "why"]
         # Long assertions would push a short document past its size: drop the extra ones
         # (never the first of each kind, which rotate so every assertion is still used).
-        while sum(word_count(a.text) for a in (*self.whats, *self.whys)) > 0.55 * target:
+        while trim and sum(word_count(a.text) for a in (*self.whats, *self.whys)) > 0.55 * target:
             longer = max((self.whys, self.whats), key=len)
             if len(longer) < 2:
                 break
             longer.pop()
+        if whys_on_top:
+            # The reasons come in addition to a document of the target's size.
+            self.target += sum(word_count(a.text) + 4 for a in self.whys)
         self._decks: dict[tuple[str, ...], list[str]] = {}
 
     # -- small helpers -------------------------------------------------------------------
 
     def f(self, template: str) -> str:
-        return template.format_map(_Vars(self.v, lead=self.lead))
+        return template.format_map(_Vars(self.v, lead=self._raw_lead))
 
     def pick(self, options: Sequence[str]) -> str:
-        return self.f(self.rng.choice(options))
+        """One of ``options``, filled: the one whose sentences the corpus has used least
+        (ties broken at random), so no template sentence recurs while another is fresh."""
+        return self.least_used([self.f(o) for o in self.rng.sample(list(options), len(options))])
+
+    def least_used(self, texts: Sequence[str]) -> str:
+        """The first of ``texts`` whose most-used sentence is used least; noted as used."""
+        best = min(texts, key=self.usage.worst)
+        self.usage.note(best)
+        return best
+
+    def order(self, texts: Sequence[str]) -> list[str]:
+        """``texts`` shuffled, then least used first (the caller notes what it keeps)."""
+        shuffled = self.rng.sample(list(texts), len(texts))
+        return sorted(shuffled, key=self.usage.worst)
+
+    def note(self, text: str) -> str:
+        """Record ``text``'s sentences as used in the corpus; returns it."""
+        self.usage.note(text)
+        return text
 
     def lead(self) -> str:
         return self.pick(ANGLE_BY_KEY[self.idea.angle].leads)
+
+    def _raw_lead(self) -> str:
+        # Inside a template being picked, which notes the whole text once chosen.
+        return self.f(self.rng.choice(ANGLE_BY_KEY[self.idea.angle].leads))
 
     def revoice(self, text: str) -> str:
         """Vary the subject and modal of a "The assistant should …" statement."""
@@ -136,7 +195,7 @@ class Writer:
         return whys + out if self.rng.random() < 0.5 else _interleave(out, whys)
 
     def filler(self) -> str:
-        return self.f(self.deal(FILLERS))
+        return self.pick(FILLERS)
 
     def deal(self, pool: Sequence[str]) -> str:
         """The next item of ``pool`` from a per-document shuffled deck (no repeats per round)."""
@@ -148,7 +207,14 @@ class Writer:
 
     def draw(self, options: Sequence[str]) -> str:
         """Like :meth:`pick`, without repeating an option within the document."""
-        return self.f(self.deal(options))
+        fresh = [o for o in options if o not in self._drawn] or list(options)
+        choice = self.pick(fresh)
+        self._drawn.update(o for o in fresh if self.f_static(o) == choice)
+        return choice
+
+    def f_static(self, template: str) -> str:
+        """``template`` filled without drawing a lead (to recognise a drawn option)."""
+        return template if "{lead}" in template else self.f(template)
 
     def para(self, n: int = 2) -> str:
         return " ".join(self.filler() for _ in range(n))
@@ -158,7 +224,7 @@ class Writer:
 
     def handle(self) -> str:
         a, b = self.rng.choice(HANDLE_A), self.rng.choice(HANDLE_B)
-        return f"{a}_{b}{self.rng.choice(('', str(self.rng.randint(2, 99))))}"
+        return f"{a}_{b}{self.rng.randint(2, 99)}"
 
     def fill(
         self,
@@ -173,6 +239,11 @@ class Writer:
 
         def size() -> int:
             return sum(word_count(x) for x in (*head, *body, *tail))
+
+        for _ in range(self.stand_ins):
+            # About one framed reason's size: the closest of a few padding blocks.
+            block = min((pad() for _ in range(3)), key=lambda b: abs(word_count(b) - 28))
+            body.insert(self.rng.randint(min(1, len(body)), len(body)), block)
 
         for _ in range(40):
             if size() >= self.target:
