@@ -83,6 +83,25 @@ def comparisons_table(snapshot: Snapshot) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def instruments_table(snapshot: Snapshot) -> pd.DataFrame:
+    """Each judge behind the snapshot's numbers with its measured agreement."""
+    return pd.DataFrame(
+        [
+            {
+                "suite": r.suite,
+                "judge": r.judge,
+                "labelled set": r.labelled_set or "—",
+                "n": r.n,
+                "accuracy": _num(r.accuracy, 3),
+                "kappa": _num(r.kappa, 3),
+                "uncertain where meaning decides": _pct(r.uncertain_rate),
+                "note": r.note,
+            }
+            for r in snapshot.instruments
+        ]
+    )
+
+
 def breakdown_table(rows: Sequence[ConditionRow | ClauseRow], snapshot: Snapshot) -> pd.DataFrame:
     """Per-condition or per-clause numbers; intervals over too few samples are not shown."""
     out = []
@@ -114,6 +133,12 @@ def render_snapshot(snapshot: Snapshot, *, key: str) -> None:
     else:
         # A static table (real HTML cells): what a browser, a screen reader or a test reads.
         st.table(table.set_index(["variant", "arm"]))
+    if snapshot.instruments:
+        st.caption(
+            "Instruments behind these numbers, measured against labelled truth "
+            "(`speclab judge validate`):"
+        )
+        st.dataframe(instruments_table(snapshot), hide_index=True, key=f"{key}_instruments")
     comparisons = comparisons_table(snapshot)
     st.subheader("Paired comparisons")
     if comparisons.empty:

@@ -92,13 +92,20 @@ COMPARISON_FIELDS = (
 )  # fmt: skip
 
 
+INSTRUMENT_FIELDS = (
+    "suite", "judge", "labelled_set", "n", "accuracy", "kappa", "uncertain_rate", "note",
+)  # fmt: skip
+
+
 def export_csv(report: Report) -> str:
-    """The headline table, a blank line, then the comparisons; safe to open in a spreadsheet."""
+    """The headline table, the comparisons and the instruments, each after a blank line; safe
+    to open in a spreadsheet."""
     out = io.StringIO()
     writer = csv.writer(out)
     sections: tuple[tuple[tuple[str, ...], Sequence[object]], ...] = (
         (TABLE_FIELDS, report.snapshot.table),
         (COMPARISON_FIELDS, report.snapshot.comparisons),
+        (INSTRUMENT_FIELDS, report.snapshot.instruments),
     )
     for i, (fields, rows) in enumerate(sections):
         if i:
@@ -220,6 +227,27 @@ def _headline(table: Sequence[TableRow]) -> str:
         "p harmful (FC)",
     )
     return _table("Headline", headers, rows)
+
+
+def _instruments(snapshot: Snapshot) -> str:
+    rows = []
+    for i, r in enumerate(snapshot.instruments):
+        p = f"instruments.{i}"
+        rows.append(
+            "<tr>"
+            + _text_cell(r.suite)
+            + _text_cell(r.judge)
+            + _text_cell(r.labelled_set or "—")
+            + f"<td>{_num(f'{p}.n', r.n, _count)}</td>"
+            + f"<td>{_num(f'{p}.accuracy', r.accuracy, _p)}</td>"
+            + f"<td>{_num(f'{p}.kappa', r.kappa, _p)}</td>"
+            + _text_cell(r.note)
+            + "</tr>"
+        )
+    if not rows:
+        return ""
+    headers = ("Suite", "Judge", "Labelled set", "n", "Accuracy", "Kappa", "Note")
+    return _table("Instruments (agreement with labelled truth)", headers, rows)
 
 
 def _comparisons(snapshot: Snapshot) -> str:
@@ -370,6 +398,7 @@ def export_html(report: Report) -> str:
         f"status {_esc(study.status)} · by <bdi>{_esc(study.created_by)}</bdi> · "
         f"started {_esc(study.created_at)}</p>"
         + _headline(snap.table)
+        + _instruments(snap)
         + _comparisons(snap)
         + _breakdown(snap.conditions, "conditions", "By condition", "rate", _pct)
         + _breakdown(snap.clauses, "clauses", "By clause", "score", _score)

@@ -8,6 +8,7 @@ Nothing here imports torch or streamlit.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import re
 import threading
 from collections import OrderedDict
@@ -928,12 +929,23 @@ class Service:
         with self.db.read() as s:
             version = comparestore.data_version(s, study_id)
         key = (study_id, title, tuple(pairs) if pairs else None)
+
         with self._snapshot_lock:
             hit = self._snapshots.get(key)
             if hit is not None and hit[0] == version:
                 self._snapshots.move_to_end(key)
                 return hit[1]
+        from engine.compare.snapshot import InstrumentRow
+        from engine.evals.instruments import measured
+
         snapshot = self.compare_study(study_id, pairs).to_snapshot(title)
+        with self.db.read() as s:
+            used = comparestore.study_judges(s, study_id)
+        # Every number is shown with what its instrument is worth against labelled truth.
+        snapshot = dataclasses.replace(
+            snapshot,
+            instruments=tuple(InstrumentRow(**vars(measured(judge))) for judge in used),
+        )
         with self._snapshot_lock:
             self._snapshots[key] = (version, snapshot)
             while len(self._snapshots) > SNAPSHOT_CACHE_SIZE:
@@ -966,8 +978,9 @@ class Service:
         from engine import reports
 
         self._require(Role.EDITOR, "report.freeze", f"study {study_id}")
-        snapshot = self.compare_study(study_id, pairs).to_snapshot(
-            title, capsule=self.study_capsule(study_id)
+        # The live snapshot (cached when nothing changed) plus the capsule, computed now.
+        snapshot = dataclasses.replace(
+            self.study_snapshot(study_id, title, pairs), capsule=self.study_capsule(study_id)
         )
         report = reports.freeze(
             self.db, study_id=study_id, snapshot=snapshot, title=title,

@@ -785,7 +785,8 @@ def _free_port() -> int:
 def test_llm_judge_flow_against_serve_model(tiny_model_dir: Path, tmp_path: Path) -> None:
     # Guards the LLM-judge plumbing end to end: `speclab serve-model` on a loopback port,
     # `speclab judge --judge-base-url` settles only the uncertain line, and the output stores
-    # both verdicts and the judge prompt version (the tiny model's verdicts are noise).
+    # both verdicts and the judge prompt version (the tiny model's verdicts are noise); then
+    # qa_llm through the same endpoint.
     port = _free_port()
     env = {**os.environ, "SPECLAB_HOME": str(tmp_path / "home")}
     server = subprocess.Popen(
@@ -823,6 +824,19 @@ def test_llm_judge_flow_against_serve_model(tiny_model_dir: Path, tmp_path: Path
         assert unsure["llm"]["prompt_version"] == "agentic-llm-v2"
         assert unsure["judge"] == "agentic_llm" and unsure["prompt_version"] == "agentic-llm-v2"
         assert unsure["harmful"] in (True, False, None)
+        # The QA LLM judge through the same endpoint: the flow and its stored prompt version.
+        answers = tmp_path / "answers.jsonl"
+        answers.write_text(
+            json.dumps({"id": "q", "question_id": "SP1-q1", "response": "It stops when told."})
+            + "\n"
+        )
+        cmd = [sys.executable, "-m", "engine.cli", "judge", str(answers), "--suite", "spec_qa",
+               "--judge", "qa_llm", "--judge-base-url", url, "--judge-model", str(tiny_model_dir)]  # fmt: skip
+        done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        (qa,) = (json.loads(x) for x in done.stdout.splitlines())
+        assert qa["id"] == "q" and qa["judge"] == "qa_llm@qa-llm-v1"
+        assert qa["score"] is None or 0 <= qa["score"] <= 10
     finally:
         server.terminate()
         server.communicate(timeout=30)

@@ -4,7 +4,7 @@ comparisons and their within-noise flags, flipped samples, freezing a report."""
 from __future__ import annotations
 
 from conftest import open_app
-from test_compare import seed_known
+from test_compare import JUDGE_AG, JUDGE_QA, seed_known
 
 from engine.compare import BEYOND_NOISE, WITHIN_NOISE
 from engine.service import Service
@@ -68,3 +68,27 @@ def test_study_page_compares_the_chosen_pairs(svc: Service) -> None:
     # One McNemar test on 20 pairs with 10 discordant, all one way: p = 2 × 0.5^10, Holm × 2.
     assert shown["p (Holm)"].iloc[0] == f"{min(1.0, 2 * 2 * 0.5**10):.4f}"
     assert shown["verdict"].iloc[0] == BEYOND_NOISE
+
+
+def test_study_page_shows_what_each_instrument_is_worth(svc: Service) -> None:
+    # Guards "every number says how far it can be trusted": the judges behind the study's
+    # numbers are listed with their agreement on the built-in labelled sets, on the page and
+    # in the frozen report's exports.
+    from engine import report_export
+    from engine.evals.instruments import measured
+
+    svc.seed_builtin()
+    study_id = seed_known(svc)
+    snapshot = svc.study_snapshot(study_id)
+    judges = {r.judge: r for r in snapshot.instruments}
+    assert set(judges) == {JUDGE_AG, JUDGE_QA}
+    for judge, row in judges.items():
+        truth = measured(judge)
+        assert (row.accuracy, row.kappa, row.n) == (truth.accuracy, truth.kappa, truth.n)
+        assert row.n > 0 and row.accuracy is not None and row.labelled_set
+    at = open_app("views/study.py", study=str(study_id))
+    shown = next(d.value for d in at.dataframe if "kappa" in d.value.columns)
+    assert set(shown["judge"]) == {JUDGE_AG, JUDGE_QA}
+    report = svc.freeze_report(study_id, title="instruments")
+    page = report_export.export_html(svc.get_report(report.id))
+    assert "agreement with labelled truth" in page and JUDGE_QA in page

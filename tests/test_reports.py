@@ -360,10 +360,13 @@ def test_html_numbers_equal_the_json_export(frozen: reports.Report) -> None:
 
 
 def test_csv_defuses_formulas_and_has_the_tables(frozen: reports.Report) -> None:
-    # Guards spreadsheet formula injection and the CSV's shape (table, blank line, comparisons).
+    # Guards spreadsheet formula injection and the CSV's shape (table, blank line,
+    # comparisons, blank line, instruments).
     rows = list(csv.reader(io.StringIO(report_export.export_csv(frozen))))
     blank = rows.index([])
-    table, comparisons = rows[:blank], rows[blank + 1 :]
+    second = rows.index([], blank + 1)
+    table, comparisons = rows[:blank], rows[blank + 1 : second]
+    assert rows[second + 1][:2] == ["suite", "judge"]
     assert table[0][:3] == ["variant", "arm", "runs"]
     assert [r[0] for r in table[1:]] == ["rules", HOSTILE, "'" + FORMULA]
     assert table[3][1] == "'-1+2"

@@ -210,6 +210,29 @@ class LossRow:
 
 
 @dataclass(frozen=True)
+class InstrumentRow:
+    """An instrument (judge) that produced the study's numbers, with its measured agreement
+    with labelled truth (:mod:`engine.evals.instruments`)."""
+
+    suite: str
+    """``agentic`` or ``spec_qa``."""
+    judge: str
+    """``name@version`` as the samples record it."""
+    labelled_set: str
+    """The labelled set it was measured on ("" when it was not measured)."""
+    n: int
+    """Labelled (unambiguous) cases used."""
+    accuracy: float | None
+    """Share of cases judged as labelled."""
+    kappa: float | None
+    """Cohen's kappa."""
+    uncertain_rate: float | None
+    """Agentic judges: share of meaning-dependent cases left ``uncertain``."""
+    note: str
+    """Why a number is missing, or which version was measured."""
+
+
+@dataclass(frozen=True)
 class StageRef:
     """A stage behind the numbers: its key and its artifacts' hashes."""
 
@@ -305,6 +328,9 @@ class Snapshot:
     """The reproducibility capsule; ``None`` in a live snapshot (it is computed on freeze)."""
     omitted_pairs: int = 0
     """Default pairs left out of the comparison family by its cap."""
+    instruments: tuple[InstrumentRow, ...] = ()
+    """The judges behind the numbers and their measured agreement (optional in format 2:
+    snapshots written before it read as none)."""
     format_version: int = FORMAT_VERSION
     """The format of this object: always :data:`FORMAT_VERSION` (older ones are upgraded)."""
 
@@ -358,6 +384,7 @@ class Snapshot:
             "clauses": [dataclasses.asdict(r) for r in self.clauses],
             "loss_curves": [dataclasses.asdict(r) for r in self.loss_curves],
             "omitted_pairs": self.omitted_pairs,
+            "instruments": [dataclasses.asdict(r) for r in self.instruments],
             "capsule": None if self.capsule is None else self.capsule.to_dict(),
             "charts": self.charts,
         }
@@ -546,6 +573,13 @@ _ROWS: dict[str, tuple[type, dict[str, Reader]]] = {
             "low": _number, "high": _number, "n": _count,
         },
     ),
+    "instruments": (
+        InstrumentRow,
+        {
+            "suite": _text, "judge": _text, "labelled_set": _text, "n": _count,
+            "accuracy": _number, "kappa": _number, "uncertain_rate": _number, "note": _text,
+        },
+    ),
     "loss_curves": (
         LossRow,
         {
@@ -557,9 +591,11 @@ _ROWS: dict[str, tuple[type, dict[str, Reader]]] = {
 _STUDY: dict[str, Reader] = {
     "name": _text, "spec": _text, "status": _text, "created_by": _text, "created_at": _text,
 }  # fmt: skip
+_OPTIONAL = ("instruments",)
+_SECTIONS = tuple(k for k in _ROWS if k not in _OPTIONAL)
 _REQUIRED = {
-    1: ("format_version", "title", "study", *_ROWS, "charts", "capsule"),
-    2: ("format_version", "title", "study", *_ROWS, "charts", "capsule", "omitted_pairs"),
+    1: ("format_version", "title", "study", *_SECTIONS, "charts", "capsule"),
+    2: ("format_version", "title", "study", *_SECTIONS, "charts", "capsule", "omitted_pairs"),
 }
 Row = TypeVar("Row")
 
@@ -733,6 +769,7 @@ def read_snapshot(data: object) -> Snapshot:
         charts=_charts(plain["charts"]),
         capsule=_capsule(plain["capsule"]),
         omitted_pairs=_count(plain.get("omitted_pairs", 0), "omitted_pairs"),
+        instruments=_rows(plain, "instruments") if "instruments" in plain else (),
     )
 
 
