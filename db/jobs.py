@@ -41,7 +41,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, exists, func, select, update
+from sqlalchemy import Select, and_, exists, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from db import entities as e
@@ -225,8 +225,14 @@ def has_work(session: Session) -> bool:
     Not the same as a failed :func:`claim`: on PostgreSQL a claim skips a job that another
     worker is claiming at that moment, and that worker may still die before it runs it.
     """
-    running = session.scalar(select(m.Job.id).where(m.Job.state == R).limit(1))
-    return running is not None or has_claimable(session)
+    # One statement, so one snapshot: asked as two, a job claimed between them (queued at
+    # the first, running at the second) was seen by neither, and a burst worker left while
+    # that job still needed a slot (found by the Ray executor's two-slot test).
+    running = select(m.Job.id).where(m.Job.state == R)
+    found = session.scalar(
+        select(m.Job.id).where(or_(m.Job.id.in_(running), m.Job.id.in_(_claimable()))).limit(1)
+    )
+    return found is not None
 
 
 def claim(session: Session, worker_id: str, kinds: Sequence[str] | None = None) -> e.Job | None:

@@ -24,6 +24,7 @@ import pytest
 from conftest import worker_env
 
 from db import jobs as jobstore
+from db import workers as workerstore
 from db.session import Database
 from engine.config import Settings
 from engine.jobs.executors import get_executor
@@ -118,13 +119,13 @@ class Dispatchers:
         )
         self.thread.start()
 
-    def join(self, seconds: float = 60) -> int:
+    def join(self, seconds: float = 180) -> int:
         self.thread.join(seconds)
         assert not self.thread.is_alive(), "the workers did not finish"
         return self.done[0]
 
 
-def _wait(condition: Callable[[], Any], seconds: float = 60) -> Any:
+def _wait(condition: Callable[[], Any], seconds: float = 180) -> Any:
     deadline = time.monotonic() + seconds
     while not (value := condition()):
         if time.monotonic() > deadline:
@@ -181,7 +182,17 @@ def test_gpu_stage_lands_on_the_gpu_node_waits_while_taken_and_cancel_kills_its_
     # A second GPU stage waits, visibly, while the only GPU is taken; it does not run on CPU.
     with database.write() as s:
         waiter = jobstore.enqueue(s, "ray_gpu", {"steps": 2}).id
-    _wait(lambda: _job(database, waiter).state == "running")
+    try:
+        _wait(lambda: _job(database, waiter).state == "running")
+    except AssertionError:
+        with database.read() as s:
+            for j in (holder, waiter):
+                print("JOB", j, jobstore.get(s, j))
+                for ev in jobstore.events(s, j):
+                    print("  EV", ev)
+            print("WORKERS", workerstore.list_workers(s))
+        print("THREAD ALIVE", workers.thread.is_alive(), workers.done)
+        raise
     time.sleep(2)  # a task that could start (e.g. on the head's CPU) would have by now
     job = _job(database, waiter)
     assert (job.state, job.progress_message) == ("running", "waiting for a GPU")
