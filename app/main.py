@@ -14,7 +14,7 @@ from typing import Any, NoReturn
 import streamlit as st
 
 from app import auth
-from app.state import ACTOR_KEY, check_query_params, literal, shared_service
+from app.state import ACTOR_KEY, check_query_params, literal, schema_checked
 from engine.errors import SpecLabError, StoreError
 from engine.service import Actor, Role
 
@@ -56,7 +56,7 @@ def only(page: Callable[[], None], title: str) -> NoReturn:
 
 
 try:
-    shared_service().check_schema()
+    schema_checked()
 except SpecLabError as exc:
     # The message names the database URL: only the single-user default may see it.
     st.error(

@@ -22,6 +22,14 @@ def shared_service() -> Service:
     return Service.from_env()
 
 
+@st.cache_resource(show_spinner=False)
+def schema_checked() -> bool:
+    """Check once per server process that the database schema is at the code's head (a
+    failed check is not cached: every page keeps refusing until `speclab init` fixes it)."""
+    shared_service().check_schema()
+    return True
+
+
 def team_mode() -> bool:
     """Whether sign-in is configured (an ``[auth]`` section in Streamlit's secrets)."""
     try:

@@ -295,7 +295,7 @@ def test_snapshot_round_trips_with_charts_and_capsule(known: tuple[Service, int]
     assert compare.read_snapshot(json.loads(typed.to_json())) == typed
     assert list(snapshot) == [
         "format_version", "title", "study", "table", "comparisons", "conditions", "clauses",
-        "loss_curves", "omitted_pairs", "capsule", "charts",
+        "loss_curves", "omitted_pairs", "instruments", "capsule", "charts",
     ]  # fmt: skip
     assert snapshot["format_version"] == 2 and snapshot["title"] == "Known numbers"
     assert set(snapshot["study"]) == {"id", "name", "spec", "status", "created_by", "created_at"}
