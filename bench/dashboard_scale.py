@@ -338,8 +338,8 @@ def pick_target(svc: Service) -> PageTarget:
 
 
 def page_calls(svc: Service, t: PageTarget) -> dict[str, list[tuple[str, Callable[[], Any]]]]:
-    """The service calls of each page's first render, in page order (app/main.py checks the
-    schema before every page)."""
+    """The service calls of each page's first render, in page order. The schema check is not
+    among them: app/state.py::schema_checked runs it once per server process, not per page."""
     run = svc.get_run(t.run_id)
     trained = [s.id for s in run.stages if s.kind in ("midtrain", "aft")]
     data = [
@@ -348,11 +348,9 @@ def page_calls(svc: Service, t: PageTarget) -> dict[str, list[tuple[str, Callabl
         for a in s.artifacts
         if a.role in ("docs", "demos_cot", "demos_plain")
     ]
-    schema = ("check_schema", svc.check_schema)
     a, b = t.cells
     return {
         "home": [
-            schema,
             ("list_specs", svc.list_specs),
             ("job_counts", svc.job_counts),
             ("list_workers", svc.list_workers),
@@ -360,19 +358,16 @@ def page_calls(svc: Service, t: PageTarget) -> dict[str, list[tuple[str, Callabl
             ("list_reports(5)", lambda: svc.list_reports(limit=5)),
         ],
         "studies": [
-            schema,
             ("list_studies(100)", lambda: svc.list_studies(limit=100)),
             ("get_study", lambda: svc.get_study(t.study_id)),
         ],
         "study": [
-            schema,
             ("get_study", lambda: svc.get_study(t.study_id)),
             ("get_study (progress)", lambda: svc.get_study(t.study_id)),
             ("study_snapshot", lambda: svc.study_snapshot(t.study_id, pairs=None)),
             ("flipped_samples", lambda: svc.flipped_samples(t.study_id, a, b, limit=10)),
         ],
         "run": [
-            schema,
             ("get_run", lambda: svc.get_run(t.run_id)),
             ("get_run (live)", lambda: svc.get_run(t.run_id)),
             ("stage_metrics(loss)", lambda: svc.stage_metrics(trained, ["train/loss"])),
@@ -380,7 +375,6 @@ def page_calls(svc: Service, t: PageTarget) -> dict[str, list[tuple[str, Callabl
             *[(f"dataset {sha[:8]}", lambda sha=sha: svc.dataset(sha)) for sha in data],
         ],
         "samples": [
-            schema,
             ("get_run", lambda: svc.get_run(t.run_id)),
             ("eval_facets", lambda: svc.eval_facets(t.run_id)),
             (
@@ -389,7 +383,6 @@ def page_calls(svc: Service, t: PageTarget) -> dict[str, list[tuple[str, Callabl
             ),
         ],
         "jobs": [
-            schema,
             ("job_counts", svc.job_counts),
             ("list_workers", svc.list_workers),
             ("list_jobs(page 1)", lambda: svc.list_jobs(states=None, limit=JOBS_PAGE, offset=0)),
