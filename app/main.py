@@ -24,12 +24,14 @@ st.set_page_config(page_title="SpecLab", page_icon=":material/science:", layout=
 _PAGES = [
     ("views/home.py", "Home", "home", "home"),
     ("views/specs.py", "Specs", "description", "specs"),
+    ("views/data.py", "Data", "dataset", "data"),
     ("views/new_study.py", "New study", "add_circle", "new"),
     ("views/studies.py", "Studies", "science", "studies"),
     ("views/study.py", "Study", "compare", "study"),
     ("views/report.py", "Reports", "summarize", "report"),
     ("views/run.py", "Run", "timeline", "run"),
     ("views/samples.py", "Samples", "list", "samples"),
+    ("views/playground.py", "Playground", "forum", "playground"),
     ("views/runs.py", "Jobs", "play_circle", "runs"),
 ]
 _ADMIN_PAGES = [

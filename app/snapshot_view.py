@@ -95,6 +95,11 @@ def instruments_table(snapshot: Snapshot) -> pd.DataFrame:
                 "accuracy": _num(r.accuracy, 3),
                 "kappa": _num(r.kappa, 3),
                 "uncertain where meaning decides": _pct(r.uncertain_rate),
+                # Beside the development figures: the same judge on an independent set.
+                "held-out set": r.heldout_set or "—",
+                "held-out n": r.heldout_n,
+                "held-out accuracy": _num(r.heldout_accuracy, 3),
+                "held-out kappa": _num(r.heldout_kappa, 3),
                 "note": r.note,
             }
             for r in snapshot.instruments

@@ -341,6 +341,7 @@ def page_calls(svc: Service, t: PageTarget) -> dict[str, list[tuple[str, Callabl
     """The service calls of each page's first render, in page order. The schema check is not
     among them: app/state.py::schema_checked runs it once per server process, not per page."""
     run = svc.get_run(t.run_id)
+    study = svc.get_study(t.study_id)  # the page passes the study it loaded on
     trained = [s.id for s in run.stages if s.kind in ("midtrain", "aft")]
     data = [
         a.artifact.sha256
@@ -365,6 +366,9 @@ def page_calls(svc: Service, t: PageTarget) -> dict[str, list[tuple[str, Callabl
             ("get_study", lambda: svc.get_study(t.study_id)),
             ("get_study (progress)", lambda: svc.get_study(t.study_id)),
             ("study_snapshot", lambda: svc.study_snapshot(t.study_id, pairs=None)),
+            ("corpus_balance", lambda: svc.corpus_balance(t.study_id, study=study)),
+            ("published_rates", lambda: svc.published_rates(t.study_id, study=study)),
+            ("headline_judges", lambda: svc.headline_judges(study)),
             ("flipped_samples", lambda: svc.flipped_samples(t.study_id, a, b, limit=10)),
         ],
         "run": [

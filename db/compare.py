@@ -22,14 +22,15 @@ functions here receive them as arguments.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import Select, case, func, literal, or_, select, union_all
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, and_, case, func, literal, or_, select, union_all
+from sqlalchemy.orm import Session, aliased
 
 from db import entities as e
 from db import models as m
@@ -192,6 +193,29 @@ def _study_stage_ids(study_id: int) -> Select[Any]:
     )
 
 
+FIRST_MODEL = "\x00first"
+"""A ``model`` argument meaning "the study's first base model" (its only one, for most
+studies), chosen inside the statement itself."""
+
+
+def _in_study(study_id: int, model: str | None) -> Any:
+    """The runs of the study (on base model ``model`` only, when given: a study of several
+    models is compared within each; :data:`FIRST_MODEL`: the model of its first run)."""
+    if model is None:
+        return m.Run.study_id == study_id
+    if model == FIRST_MODEL:
+        first = aliased(m.Run)
+        model_of_first = (
+            select(first.model)
+            .where(first.study_id == study_id)
+            .order_by(first.id)
+            .limit(1)
+            .scalar_subquery()
+        )
+        return and_(m.Run.study_id == study_id, m.Run.model == model_of_first)
+    return and_(m.Run.study_id == study_id, m.Run.model == model)
+
+
 def _fan_out(per_stage: Any, *cols: Any) -> Select[Any]:
     """Per-stage aggregates joined to the study's runs that use each stage."""
     return select(m.RunStage.run_id, *cols).join(
@@ -206,11 +230,12 @@ def _variant_name() -> Any:
 # -- study ----------------------------------------------------------------------------------
 
 
-def data_version(session: Session, study_id: int) -> tuple[int, int]:
+def data_version(session: Session, study_id: int) -> tuple[int, int, str]:
     """A value that changes whenever anything a study's comparison reads changes: the newest
     job event of its stages (a stage finishing, failing, being retried: eval samples are
-    stored before their stage's success is recorded) and the newest metric of its stages
-    (training curves grow while a stage runs). One statement."""
+    stored before their stage's success is recorded), the newest metric of its stages
+    (training curves grow while a stage runs; a re-judging writes one with its verdicts) and
+    the study's config (which judge's verdicts are the headline). One statement."""
     stage_ids = _study_stage_ids(study_id)
     newest_event = (
         select(func.max(m.JobEvent.id))
@@ -221,8 +246,9 @@ def data_version(session: Session, study_id: int) -> tuple[int, int]:
     newest_metric = (
         select(func.max(m.Metric.id)).where(m.Metric.stage_id.in_(stage_ids)).scalar_subquery()
     )
-    row = session.execute(select(newest_event, newest_metric)).one()
-    return int(row[0] or 0), int(row[1] or 0)
+    config = select(m.Study.config).where(m.Study.id == study_id).scalar_subquery()
+    row = session.execute(select(newest_event, newest_metric, config)).one()
+    return int(row[0] or 0), int(row[1] or 0), json.dumps(row[2] or {}, sort_keys=True)
 
 
 def study_header(session: Session, study_id: int) -> StudyHeader:
@@ -262,6 +288,7 @@ def run_summaries(
     spec_qa: str,
     harmful_at: float,
     with_qa_items: bool = False,
+    model: str | None = None,
 ) -> list[RunSummary]:
     """Every run of the study (in id order) with its agentic and spec-QA totals.
 
@@ -272,11 +299,12 @@ def run_summaries(
         harmful_at: an agentic sample scored at least this counts as harmful.
         with_qa_items: also return each run's scored QA answers (one row per answer; needed
             for bootstrap intervals). Left out by default: the totals are enough for rates.
+        model: only the runs on this base model (``None``: every run).
     """
     runs = session.execute(
         select(m.Run.id, _variant_name(), m.Run.arm, m.Run.seed, m.Run.model)
         .outerjoin(m.Variant, m.Variant.id == m.Run.variant_id)
-        .where(m.Run.study_id == study_id)
+        .where(_in_study(study_id, model))
         .order_by(m.Run.id)
     ).all()
     if not runs:
@@ -304,7 +332,7 @@ def run_summaries(
             func.sum(per_stage.c.total),
         )
         .join(m.Run, m.Run.id == m.RunStage.run_id)
-        .where(m.Run.study_id == study_id)
+        .where(_in_study(study_id, model))
         .group_by(m.RunStage.run_id, per_stage.c.suite)
     ):
         totals[(run_id, suite)] = (int(n or 0), int(harmful or 0), float(total or 0.0))
@@ -315,7 +343,7 @@ def run_summaries(
             select(m.RunStage.run_id, es.item_id, es.clause_code, es.score)
             .join(m.Run, m.Run.id == m.RunStage.run_id)
             .join(es, es.stage_id == m.RunStage.stage_id)
-            .where(m.Run.study_id == study_id, es.suite == spec_qa, es.score.is_not(None))
+            .where(_in_study(study_id, model), es.suite == spec_qa, es.score.is_not(None))
             .order_by(m.RunStage.run_id, es.item_id, es.sample_index, es.id)
         ):
             items[run_id].append(QAItemScore(item_id, clause, float(score or 0.0)))
@@ -341,7 +369,7 @@ def run_summaries(
 
 
 def condition_counts(
-    session: Session, study_id: int, *, suite: str, harmful_at: float
+    session: Session, study_id: int, *, suite: str, harmful_at: float, model: str | None = None
 ) -> list[ConditionCount]:
     """Per run and condition of ``suite``: samples with a verdict and how many scored at least
     ``harmful_at``."""
@@ -365,11 +393,39 @@ def condition_counts(
             func.sum(per_stage.c.harmful),
         )
         .join(m.Run, m.Run.id == m.RunStage.run_id)
-        .where(m.Run.study_id == study_id)
+        .where(_in_study(study_id, model))
         .group_by(m.RunStage.run_id, per_stage.c.condition)
         .order_by(m.RunStage.run_id, per_stage.c.condition)
     )
     return [ConditionCount(r, c, int(n or 0), int(h or 0)) for r, c, n, h in rows]
+
+
+def study_models(session: Session, study_id: int) -> list[str]:
+    """The base models of the study's runs, in the order their first run was created."""
+    rows = session.execute(
+        select(m.Run.model, func.min(m.Run.id))
+        .where(m.Run.study_id == study_id)
+        .group_by(m.Run.model)
+        .order_by(func.min(m.Run.id))
+    )
+    return [r[0] for r in rows]
+
+
+def study_conditions(session: Session, study_id: int, *, suite: str) -> list[str]:
+    """The distinct conditions of the study's ``suite`` samples, sorted."""
+    es = m.EvalSample
+    return list(
+        session.scalars(
+            select(es.condition)
+            .where(
+                es.stage_id.in_(_study_stage_ids(study_id)),
+                es.suite == suite,
+                es.condition != "",
+            )
+            .distinct()
+            .order_by(es.condition)
+        )
+    )
 
 
 def clause_sums(session: Session, study_id: int, *, suite: str) -> list[ClauseSum]:
@@ -406,6 +462,7 @@ def run_metrics(
     study_id: int,
     names: Sequence[str] = (),
     prefixes: Sequence[str] = (),
+    model: str | None = None,
 ) -> list[RunMetric]:
     """Stage metrics of the study's runs whose name is in ``names`` or starts with a prefix."""
     conditions: list[Any] = [m.Metric.name.in_(list(names))] if names else []
@@ -427,7 +484,7 @@ def run_metrics(
         .join(m.Run, m.Run.id == m.RunStage.run_id)
         .join(m.Stage, m.Stage.id == m.RunStage.stage_id)
         .join(m.Metric, m.Metric.stage_id == m.RunStage.stage_id)
-        .where(m.Run.study_id == study_id, or_(*conditions))
+        .where(_in_study(study_id, model), or_(*conditions))
         .order_by(m.RunStage.run_id, m.Metric.stage_id, m.Metric.name, m.Metric.step, m.Metric.id)
     )
     return [
@@ -464,14 +521,17 @@ def study_stages(session: Session, study_id: int) -> list[StageRecord]:
     return [StageRecord(i, kind, key, tuple(arts.get(i, ()))) for i, kind, key in stages]
 
 
-def study_judges(session: Session, study_id: int) -> list[str]:
-    """Distinct ``judge@prompt-version`` values in the study's eval samples."""
+def study_judges(session: Session, study_id: int, suites: Sequence[str] | None = None) -> list[str]:
+    """Distinct ``judge@prompt-version`` values in the study's eval samples (of ``suites``,
+    the stored suite tags, when given)."""
+    where = [m.EvalSample.suite.in_(list(suites))] if suites is not None else []
     return list(
         session.scalars(
             select(m.EvalSample.judge)
             .where(
                 m.EvalSample.stage_id.in_(_study_stage_ids(study_id)),
                 m.EvalSample.judge != "",
+                *where,
             )
             .distinct()
             .order_by(m.EvalSample.judge)
@@ -482,7 +542,7 @@ def study_judges(session: Session, study_id: int) -> list[str]:
 # -- paired cells ---------------------------------------------------------------------------
 
 
-def _scored(study_id: int, suite: str, *columns: Any) -> Select[Any]:
+def _scored(study_id: int, suite: str, *columns: Any, model: str | None = None) -> Select[Any]:
     """The study's samples of ``suite`` with their match columns and run seed, after
     ``columns``; callers add their own conditions."""
     return (
@@ -498,14 +558,20 @@ def _scored(study_id: int, suite: str, *columns: Any) -> Select[Any]:
         .outerjoin(m.Variant, m.Variant.id == m.Run.variant_id)
         .join(m.RunStage, m.RunStage.run_id == m.Run.id)
         .join(m.EvalSample, m.EvalSample.stage_id == m.RunStage.stage_id)
-        .where(m.Run.study_id == study_id, m.EvalSample.suite == suite)
+        .where(_in_study(study_id, model), m.EvalSample.suite == suite)
     )
 
 
-def _cell_samples(study_id: int, cell: tuple[str, str], suite: str, side: int) -> Any:
+def _cell_samples(
+    study_id: int, cell: tuple[str, str], suite: str, side: int, model: str | None
+) -> Any:
     """The scored samples of one cell (variant, arm) of a study with run seeds, tagged ``side``."""
     return _scored(
-        study_id, suite, literal(side).label("side"), m.EvalSample.id.label("sample_id")
+        study_id,
+        suite,
+        literal(side).label("side"),
+        m.EvalSample.id.label("sample_id"),
+        model=model,
     ).where(
         _variant_name() == cell[0],
         m.Run.arm == cell[1],
@@ -514,7 +580,12 @@ def _cell_samples(study_id: int, cell: tuple[str, str], suite: str, side: int) -
 
 
 def _paired(
-    study_id: int, a: tuple[str, str], b: tuple[str, str], suite: str, match: Match
+    study_id: int,
+    a: tuple[str, str],
+    b: tuple[str, str],
+    suite: str,
+    match: Match,
+    model: str | None = None,
 ) -> tuple[Select[Any], list[Any], Any, Any]:
     """(query grouped by match key, key columns, score in a, score in b).
 
@@ -523,7 +594,7 @@ def _paired(
     of one cell with every sample of the other.
     """
     both = union_all(
-        _cell_samples(study_id, a, suite, 0), _cell_samples(study_id, b, suite, 1)
+        _cell_samples(study_id, a, suite, 0, model), _cell_samples(study_id, b, suite, 1, model)
     ).subquery()
     keys = _match_keys(both, match)
     score_a = func.max(case((both.c.side == 0, both.c.score)))
@@ -554,13 +625,14 @@ def flipped_samples(
     suite: str,
     match: Match,
     limit: int = 20,
+    model: str | None = None,
 ) -> list[tuple[e.EvalSample, e.EvalSample]]:
     """Matched samples whose score differs between the two cells, as (sample in a, in b).
 
     Samples (``match="sample"``) or items (``"item"``) are matched within each seed; at most
     ``limit`` pairs, ordered by condition (or item), sample index and seed.
     """
-    query, keys, score_a, score_b = _paired(study_id, a, b, suite, match)
+    query, keys, score_a, score_b = _paired(study_id, a, b, suite, match, model)
     both = keys[0].table
     id_a = func.max(case((both.c.side == 0, both.c.sample_id)))
     id_b = func.max(case((both.c.side == 1, both.c.sample_id)))
@@ -577,7 +649,9 @@ def flipped_samples(
     return [(rows[x], rows[y]) for x, y in pairs]
 
 
-def cell_scores(session: Session, study_id: int, suite: str, *, match: Match) -> list[CellScore]:
+def cell_scores(
+    session: Session, study_id: int, suite: str, *, match: Match, model: str | None = None
+) -> list[CellScore]:
     """Every scored sample of ``suite`` in the study, per cell and match key, in one query.
 
     The comparison pairs any two cells from these rows, so the number of statements does not
@@ -585,7 +659,7 @@ def cell_scores(session: Session, study_id: int, suite: str, *, match: Match) ->
     score, as :func:`flipped_samples` matches them.
     """
     cell = (
-        _scored(study_id, suite, _variant_name().label("variant"), m.Run.arm)
+        _scored(study_id, suite, _variant_name().label("variant"), m.Run.arm, model=model)
         .where(m.EvalSample.score.is_not(None))
         .subquery()
     )

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from db import entities as e
@@ -94,3 +95,44 @@ def list_datasets(
         q = q.where(m.Dataset.kind == kind)
     rows = session.execute(q.order_by(m.Dataset.id.desc()).limit(limit)).all()
     return [_entity(d, a) for d, a in rows]
+
+
+_HEX_PREFIX = re.compile(r"[0-9a-f]{6,64}")
+
+
+def find(session: Session, ref: str, *, limit: int = 20) -> list[e.Dataset]:
+    """Datasets whose content hash starts with ``ref`` (6 to 64 hex digits) or whose name is
+    ``ref``, newest first."""
+    match = m.Dataset.name == ref
+    if _HEX_PREFIX.fullmatch(ref):
+        match = or_(match, m.Artifact.sha256.startswith(ref, autoescape=True))
+    rows = session.execute(
+        select(m.Dataset, m.Artifact)
+        .join(m.Artifact, m.Artifact.id == m.Dataset.artifact_id)
+        .where(match)
+        .order_by(m.Dataset.id.desc())
+        .limit(limit)
+    ).all()
+    return [_entity(d, a) for d, a in rows]
+
+
+def producing_studies(
+    session: Session, stage_keys: Sequence[str]
+) -> dict[str, list[tuple[int, str]]]:
+    """(id, name) of every study with a run that uses each stage of ``stage_keys``, oldest
+    first (one statement; keys no study uses are left out)."""
+    if not stage_keys:
+        return {}
+    rows = session.execute(
+        select(m.Stage.key, m.Study.id, m.Study.name)
+        .join(m.RunStage, m.RunStage.stage_id == m.Stage.id)
+        .join(m.Run, m.Run.id == m.RunStage.run_id)
+        .join(m.Study, m.Study.id == m.Run.study_id)
+        .where(m.Stage.key.in_(list(stage_keys)))
+        .distinct()
+        .order_by(m.Stage.key, m.Study.id)
+    ).all()
+    out: dict[str, list[tuple[int, str]]] = {}
+    for key, study_id, name in rows:
+        out.setdefault(str(key), []).append((int(study_id), str(name)))
+    return out

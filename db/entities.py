@@ -170,6 +170,8 @@ class JobEvent:
     worker_id: str | None
     message: str
     at: datetime
+    #: The node that ran this attempt, on its claim event (see ``db.jobs.record_node``).
+    node: str = ""
 
 
 @dataclass(frozen=True)
@@ -285,6 +287,21 @@ class Dataset:
     artifact: Artifact
     created_by: str
     created_at: datetime
+
+
+@dataclass(frozen=True)
+class RunLabel:
+    """Which run a sample belongs to, as exports name it."""
+
+    run_id: int
+    variant: str
+    arm: str
+    seed: int
+    model: str
+
+    @property
+    def cell(self) -> str:
+        return f"{self.variant}/{self.arm}"
 
 
 @dataclass(frozen=True)

@@ -455,9 +455,64 @@ def events(session: Session, job_id: int) -> list[e.JobEvent]:
             worker_id=r.worker_id,
             message=r.message,
             at=r.at,
+            node=_node_in(r.message),
         )
         for r in rows
     ]
+
+
+# -- which node ran an attempt -------------------------------------------------------------
+
+#: Written after an attempt's claim message by :func:`record_node`.
+NODE_MARK = "; on node "
+
+
+def _node_in(message: str) -> str:
+    return message.rsplit(NODE_MARK, 1)[1] if NODE_MARK in message else ""
+
+
+def record_node(session: Session, job_id: int, attempt: int, node: str) -> None:
+    """Note which node runs ``attempt`` of a job, on the attempt's claim event (its
+    ``queued -> running`` event): written by the node itself once the attempt starts there,
+    so the record survives the node. A second note for the same attempt is ignored."""
+    row = session.scalars(
+        select(m.JobEvent)
+        .where(
+            m.JobEvent.job_id == job_id,
+            m.JobEvent.attempt == attempt,
+            m.JobEvent.from_state == Q.value,
+            m.JobEvent.to_state == R.value,
+        )
+        .order_by(m.JobEvent.id.desc())
+        .limit(1)
+    ).first()
+    if row is not None and NODE_MARK not in row.message:
+        row.message = f"{row.message}{NODE_MARK}{node}"
+        session.flush()
+
+
+def nodes(session: Session, job_ids: Sequence[int]) -> dict[int, str]:
+    """The node recorded for each job's latest attempt (jobs with none recorded are left
+    out), in one statement."""
+    if not job_ids:
+        return {}
+    latest = (
+        select(m.JobEvent.job_id, func.max(m.JobEvent.id).label("id"))
+        .where(
+            m.JobEvent.job_id.in_(list(job_ids)),
+            m.JobEvent.from_state == Q.value,
+            m.JobEvent.to_state == R.value,
+        )
+        .group_by(m.JobEvent.job_id)
+        .subquery()
+    )
+    out: dict[int, str] = {}
+    for job_id, message in session.execute(
+        select(m.JobEvent.job_id, m.JobEvent.message).join(latest, m.JobEvent.id == latest.c.id)
+    ):
+        if node := _node_in(message):
+            out[job_id] = node
+    return out
 
 
 def lost_workers(session: Session, job_id: int) -> int:

@@ -55,6 +55,12 @@ def _study_config() -> Any:
     return StudyConfig
 
 
+def _data_formats() -> Any:
+    from engine.data import formats
+
+    return formats
+
+
 def _print_json(obj: Any) -> None:
     print(json.dumps(obj, default=_json_default, indent=2, ensure_ascii=False))
 
@@ -487,13 +493,58 @@ def cmd_study_cancel(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_data_import(args: argparse.Namespace) -> int:
-    ds = _service().import_demos(_read_input_file(args.file), Path(args.file).name)
-    print(ds.artifact.sha256)
-    print(
-        f"{ds.n_rows} demonstrations; use gen_demos: {{source: {ds.artifact.sha256}}}",
-        file=sys.stderr,
+def cmd_study_rejudge(args: argparse.Namespace) -> int:
+    """``speclab study rejudge ID --suite S --judge J``: queue a re-judging of the study."""
+    job = _service().rejudge_study(
+        args.id,
+        suite=args.suite,
+        judge=args.judge,
+        judge_base_url=args.judge_base_url,
+        judge_model=args.judge_model,
     )
+    if args.json:
+        _print_json({"job_id": job.id, "state": job.state, "label": job.label})
+    else:
+        print(f"job {job.id} {job.state}: {job.label}; a worker runs it (`speclab jobs show ID`)")
+    return 0
+
+
+def cmd_study_headline(args: argparse.Namespace) -> int:
+    """``speclab study headline ID --suite S --judge J``: whose verdicts the numbers use."""
+    picked = _service().set_headline_judge(args.id, args.suite, args.judge)
+    for suite, judge in picked.items():
+        print(f"{suite}: {judge or 'as run'}")
+    return 0
+
+
+def cmd_data_import(args: argparse.Namespace) -> int:
+    svc = _service()
+    where = Path(args.file)
+    options = {"kind": args.kind, "spec": args.spec, "variant": args.variant}
+    if where.is_dir():
+        ds = svc.import_dataset_folder(where, **options)
+    else:
+        ds = svc.import_dataset(_read_input_file(args.file), where.name, **options)
+    print(ds.artifact.sha256)
+    if args.kind == "demos":
+        note = f"{ds.n_rows} demonstrations; use gen_demos: {{source: {ds.artifact.sha256}}}"
+    else:
+        card = ds.provenance.get("card")
+        note = f"{ds.n_rows} documents; " + (
+            f"{card['mean_rule_statements']} rule statements per document"
+            if isinstance(card, dict)
+            else str(ds.provenance.get("card_note", "no corpus card"))
+        )
+    print(note, file=sys.stderr)
+    return 0
+
+
+def cmd_data_export(args: argparse.Namespace) -> int:
+    output = Path(args.output)
+    if not output.parent.is_dir():
+        raise InputError(f"folder {str(output.parent)!r} does not exist", field="-o")
+    ds = _service().export_dataset(args.dataset, args.format, output)
+    print(f"{ds.kind} {ds.name!r}: {ds.n_rows} rows as {args.format} -> {output}", file=sys.stderr)
     return 0
 
 
@@ -597,10 +648,40 @@ def _write_lines(rows: Sequence[Any], output: Path | None, summary: str) -> None
         print(f"{summary} -> {output}", file=sys.stderr)
 
 
+def _judge_published(args: argparse.Namespace) -> int:
+    """``speclab judge FILE.jsonl --suite agentic_published``: harmful, classifier_verdict and
+    parity for transcripts in the published format."""
+    if args.target == "validate" or args.judge:
+        raise InputError(
+            "agentic_published judges every line three ways (world rules, published_classifier "
+            "with --judge-base-url, the published gates); it takes no --judge and no validate",
+            field="--suite",
+        )
+    output = _output_path(args.output)
+    rows = _service(check=False).judge_published_transcripts(
+        _read_input_file(args.target),
+        Path(args.target).name,
+        judge_base_url=args.judge_base_url,
+        judge_model=args.judge_model,
+    )
+    harmful = sum(1 for r in rows if r["harmful"] is True)
+    judged = [r for r in rows if r["classifier_verdict"] is not None]
+    said = (
+        f"{sum(1 for r in judged if r['classifier_verdict'])} by the classifier, "
+        f"{sum(1 for r in judged if r['parity'])} by the published gates"
+        if judged
+        else "classifier not run (no --judge-base-url)"
+    )
+    _write_lines(rows, output, f"{len(rows)} judged: {harmful} harmful by the world rules, {said}")
+    return 0
+
+
 def cmd_judge(args: argparse.Namespace) -> int:
     """``speclab judge FILE.jsonl --suite S`` or ``speclab judge validate --suite S``."""
     if args.suite == "spec_qa":
         return _judge_spec_qa(args)
+    if args.suite == "agentic_published":
+        return _judge_published(args)
     svc = _service(check=False)
     if args.target == "validate":
         data = _read_input_file(args.set) if args.set else None
@@ -688,6 +769,40 @@ def cmd_data_card(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export_inspect(args: argparse.Namespace) -> int:
+    from engine.interop.inspect_log import file_name
+
+    fmt = args.format or ("json" if args.output and args.output.endswith(".json") else "eval")
+    data = _service().export_inspect(args.run, args.suite, fmt)
+    out = Path(args.output or file_name(args.run, args.suite, fmt))
+    out.write_bytes(data)
+    print(out)
+    print(f"{len(data):,} bytes; open with: inspect view --log-dir {out.parent}", file=sys.stderr)
+    return 0
+
+
+def cmd_import_inspect(args: argparse.Namespace) -> int:
+    from engine.interop.inspect_log import MAX_LOG_BYTES
+
+    p = Path(args.file)
+    if p.is_file() and p.stat().st_size > MAX_LOG_BYTES:
+        raise InputError(f"file is larger than {MAX_LOG_BYTES:,} bytes", source=args.file)
+    svc = _service()
+    done = svc.import_inspect(_read_input_file(args.file), p.name)
+    if args.json:
+        beside = [] if args.beside is None else svc.rates_beside([done.run_id, args.beside])
+        _print_json({"import": done, "beside": beside})
+        return 0
+    what = "imported" if done.created else "already imported (nothing written)"
+    print(f"{what}: study {done.study_id}, run {done.run_id}, {done.samples} sample(s)")
+    print(f"{done.origin['task']} on {done.origin['model']} ({done.origin['suite']} suite)")
+    if args.beside is not None:
+        for r in svc.rates_beside([done.run_id, args.beside]):
+            interval = "" if r.ci_low is None else f" [{r.ci_low:.3f}, {r.ci_high:.3f}]"
+            print(f"{r.metric}\t{r.value:.3f}{interval}\tn={r.n}\t{r.label}")
+    return 0
+
+
 # -- parser --------------------------------------------------------------------------------
 
 
@@ -743,10 +858,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     ev = sub.add_parser("eval", help="run an evaluation suite outside a study")
     evs = ev.add_subparsers(dest="eval_command", required=True, metavar="SUBCOMMAND")
-    s = evs.add_parser("run", help="evaluate a model (+ adapters) on spec_qa or agentic")
+    s = evs.add_parser("run", help="evaluate a model (+ adapters) on one suite")
     s.add_argument("--model", required=True, help="builtin:…, a local folder, or a hub id")
     s.add_argument("--adapter", action="append", help="LoRA adapter folder(s), applied in order")
-    s.add_argument("--suite", choices=["spec_qa", "agentic"], required=True, help="which suite")
+    s.add_argument(
+        "--suite",
+        choices=["spec_qa", "agentic", "agentic_published"],
+        required=True,
+        help="which suite",
+    )
     s.add_argument("--preset", default="cpu-smoke", help="eval sizes from this preset")
     s.add_argument("--spec", default="example", help="spec (name or name@version) for spec_qa")
     s.add_argument(
@@ -763,7 +883,12 @@ def build_parser() -> argparse.ArgumentParser:
         "[--set FILE]",
     )
     jd.add_argument("target", help="a JSONL file of replies, or 'validate'")
-    jd.add_argument("--suite", choices=["agentic", "spec_qa"], required=True, help="which suite")
+    jd.add_argument(
+        "--suite",
+        choices=["agentic", "spec_qa", "agentic_published"],
+        required=True,
+        help="which suite (agentic_published: transcripts in the published format)",
+    )
     jd.add_argument("--judge", default=None, help="judge name (default: the suite's default)")
     jd.add_argument("--set", default=None, help="validate: a labelled JSONL set (default built-in)")
     jd.add_argument("-o", "--output", default=None, help="write the verdicts to this JSONL file")
@@ -860,12 +985,86 @@ def build_parser() -> argparse.ArgumentParser:
     s = sts.add_parser("cancel", help="cancel the unfinished stages of a study")
     s.add_argument("id", type=_nonneg, help="study id")
     s.set_defaults(fn=cmd_study_cancel)
+    s = sts.add_parser(
+        "rejudge",
+        help="re-judge every eval sample of a study's suite with another judge (a worker runs "
+        "it); the verdicts it ran with stay",
+    )
+    s.add_argument("id", type=_nonneg, help="study id")
+    s.add_argument("--suite", choices=["agentic", "spec_qa"], required=True, help="which suite")
+    s.add_argument("--judge", required=True, help="judge name (`speclab judge --help` lists them)")
+    s.add_argument(
+        "--judge-base-url", default="", help="OpenAI-compatible endpoint (LLM judges only)"
+    )
+    s.add_argument("--judge-model", default="", help="model name at --judge-base-url")
+    s.add_argument("--json", action="store_true", help="print JSON")
+    s.set_defaults(fn=cmd_study_rejudge)
+    s = sts.add_parser(
+        "headline",
+        help="choose whose verdicts a study's numbers, reports and exports use, per suite",
+    )
+    s.add_argument("id", type=_nonneg, help="study id")
+    s.add_argument("--suite", choices=["agentic", "spec_qa"], required=True, help="which suite")
+    s.add_argument(
+        "--judge", default="", help="a judge the study was re-judged with ('' = as it ran)"
+    )
+    s.set_defaults(fn=cmd_study_headline)
 
-    data = sub.add_parser("data", help="import and list datasets")
+    exp = sub.add_parser("export", help="export results in other tools' formats")
+    exs = exp.add_subparsers(dest="export_command", required=True, metavar="FORMAT")
+    s = exs.add_parser("inspect", help="one run × suite as an Inspect eval log (.eval or .json)")
+    s.add_argument("run", type=_nonneg, help="run id")
+    s.add_argument("--suite", required=True, help="agentic, spec_qa or agentic_published")
+    s.add_argument(
+        "--format", choices=["eval", "json"], help="log format (default: from -o, else eval)"
+    )
+    s.add_argument("-o", "--output", help="file to write (default speclab-run<ID>-<suite>.<fmt>)")
+    s.set_defaults(fn=cmd_export_inspect)
+    imp = sub.add_parser("import", help="import results from other tools' formats")
+    ims = imp.add_subparsers(dest="import_command", required=True, metavar="FORMAT")
+    s = ims.add_parser(
+        "inspect", help="an Inspect eval log (SpecLab's or agentic-misalignment) as a study"
+    )
+    s.add_argument("file", help=".eval or .json log file")
+    s.add_argument("--beside", type=_nonneg, help="print its rates beside this run's")
+    s.add_argument("--json", action="store_true", help="print JSON")
+    s.set_defaults(fn=cmd_import_inspect)
+
+    data = sub.add_parser("data", help="import, export and list datasets")
     ds = data.add_subparsers(dest="data_command", required=True, metavar="SUBCOMMAND")
-    s = ds.add_parser("import", help="import AFT demonstrations (JSONL); prints the dataset hash")
-    s.add_argument("file", help="JSONL: prompt/completion, prompt/response, or chat messages")
+    formats = _data_formats()
+    s = ds.add_parser(
+        "import",
+        help="import a document or demonstration set (JSONL, a Hugging Face datasets folder "
+        "or a zip of one); prints the dataset hash",
+        description="Import a set. Demonstrations (--kind demos, the default): JSONL lines of "
+        "prompt/completion, prompt/response or chat messages. Documents (--kind docs): JSONL "
+        "lines of {text, clause, doc_type, …}; with --spec and --variant the corpus card is "
+        "computed. The same rows as JSONL, a datasets folder (Dataset.save_to_disk) or a zip "
+        "of that folder store the same dataset (hashed on its canonical JSONL).",
+    )
+    s.add_argument("file", help="a JSONL file, a datasets folder, or a .zip of a datasets folder")
+    s.add_argument(
+        "--kind", choices=list(formats.KINDS), default="demos", help="docs or demos (default)"
+    )
+    s.add_argument(
+        "--spec", default=None, metavar="SPEC[@VERSION]", help="docs: spec written about"
+    )
+    s.add_argument("--variant", default=None, help="docs: the variant written about")
     s.set_defaults(fn=cmd_data_import)
+    s = ds.add_parser(
+        "export",
+        help="write a stored set as JSONL, a Hugging Face datasets folder or Parquet",
+        description="Export a stored set. Formats: "
+        + "; ".join(f"{k}: {v}" for k, v in formats.FORMAT_HELP.items())
+        + ".",
+    )
+    s.add_argument("dataset", metavar="SHA|NAME", help="hash (6+ leading hex digits) or name")
+    s.add_argument("--format", choices=list(formats.FORMATS), default="jsonl", help="default jsonl")
+    s.add_argument(
+        "-o", "--output", required=True, help="file to write (hf: a folder that does not exist)"
+    )
+    s.set_defaults(fn=cmd_data_export)
     s = ds.add_parser("list", help="stored datasets, newest first")
     s.add_argument("--kind", default=None, help="only this kind (msm_docs, aft_demos, …)")
     s.add_argument("--json", action="store_true", help="print JSON")

@@ -23,6 +23,12 @@ variable                   meaning
 ``SPECLAB_EXECUTOR``       where workers run claimed jobs: ``local`` (default) or ``ray``
 ``SPECLAB_RAY_ADDRESS``    Ray cluster the ``ray`` executor connects to (default: Ray's own
                            choice: ``RAY_ADDRESS``, a cluster on this machine, or a new one)
+``SPECLAB_ARTIFACTS``      artifact store: a folder (default ``$SPECLAB_HOME/artifacts``) or
+                           an fsspec URL every node can reach (``s3://bucket/prefix``); with
+                           a URL, each node caches what it reads in
+                           ``$SPECLAB_HOME/artifact-cache``
+``SPECLAB_ARTIFACTS_ENDPOINT``  endpoint URL of an S3-compatible store (MinIO, Ceph…);
+                           credentials come from the usual ``AWS_*`` variables
 =========================  ==================================================================
 
 A test fails when a variable used in the code is missing from this table.
@@ -50,6 +56,8 @@ ENV_VARS = (
     "SPECLAB_OPENAI_API_KEY",
     "SPECLAB_EXECUTOR",
     "SPECLAB_RAY_ADDRESS",
+    "SPECLAB_ARTIFACTS",
+    "SPECLAB_ARTIFACTS_ENDPOINT",
 )
 
 
@@ -118,6 +126,13 @@ class Settings:
     ray_address: str | None = field(
         default=None, metadata={"help": "Ray cluster address for the ray executor"}
     )
+    artifacts_url: str | None = field(
+        default=None,
+        metadata={"help": "artifact store folder or fsspec URL (default: home/artifacts)"},
+    )
+    artifacts_endpoint: str | None = field(
+        default=None, metadata={"help": "endpoint URL of an S3-compatible artifact store"}
+    )
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -139,11 +154,18 @@ class Settings:
             else None,
             executor=os.environ.get("SPECLAB_EXECUTOR") or "local",
             ray_address=os.environ.get("SPECLAB_RAY_ADDRESS") or None,
+            artifacts_url=os.environ.get("SPECLAB_ARTIFACTS") or None,
+            artifacts_endpoint=os.environ.get("SPECLAB_ARTIFACTS_ENDPOINT") or None,
         )
 
     @property
     def artifacts_dir(self) -> Path:
         return self.home / "artifacts"
+
+    @property
+    def artifact_cache_dir(self) -> Path:
+        """This node's copies of a remote store's artifacts (unused for a local store)."""
+        return self.home / "artifact-cache"
 
     @property
     def models_dir(self) -> Path:

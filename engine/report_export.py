@@ -94,6 +94,7 @@ COMPARISON_FIELDS = (
 
 INSTRUMENT_FIELDS = (
     "suite", "judge", "labelled_set", "n", "accuracy", "kappa", "uncertain_rate", "note",
+    "heldout_set", "heldout_n", "heldout_accuracy", "heldout_kappa",
 )  # fmt: skip
 
 
@@ -241,12 +242,19 @@ def _instruments(snapshot: Snapshot) -> str:
             + f"<td>{_num(f'{p}.n', r.n, _count)}</td>"
             + f"<td>{_num(f'{p}.accuracy', r.accuracy, _p)}</td>"
             + f"<td>{_num(f'{p}.kappa', r.kappa, _p)}</td>"
+            + _text_cell(r.heldout_set or "—")
+            + f"<td>{_num(f'{p}.heldout_n', r.heldout_n, _count)}</td>"
+            + f"<td>{_num(f'{p}.heldout_accuracy', r.heldout_accuracy, _p)}</td>"
+            + f"<td>{_num(f'{p}.heldout_kappa', r.heldout_kappa, _p)}</td>"
             + _text_cell(r.note)
             + "</tr>"
         )
     if not rows:
         return ""
-    headers = ("Suite", "Judge", "Labelled set", "n", "Accuracy", "Kappa", "Note")
+    headers = (
+        "Suite", "Judge", "Labelled set", "n", "Accuracy", "Kappa",
+        "Held-out set", "Held-out n", "Held-out accuracy", "Held-out kappa", "Note",
+    )  # fmt: skip
     return _table("Instruments (agreement with labelled truth)", headers, rows)
 
 
@@ -371,11 +379,13 @@ footer{margin-top:2rem;border-top:1px solid #d0d7de;padding-top:.5rem;color:#576
 """
 
 
-def export_html(report: Report) -> str:
+def export_html(report: Report, *, extra: str = "") -> str:
     """One self-contained HTML file: opens offline and makes no network request.
 
     Numbers are shown formatted (rates as percentages with one decimal) and carry their
     exact stored value in ``data-value`` (and their place in the JSON export in ``data-path``).
+    ``extra`` (HTML built with this module's escaping) goes after the capsule: the samples of
+    a report bundle (:mod:`engine.report_bundle`).
     """
     snap: Snapshot = report.snapshot
     study = snap.study
@@ -395,7 +405,8 @@ def export_html(report: Report) -> str:
         f'<h1 dir="auto">{_esc(report.title)}</h1>'
         f'<p class="meta">Study #{_esc(study.id)} '
         f"“<bdi>{_esc(study.name)}</bdi>” · spec <bdi>{_esc(study.spec)}</bdi> · "
-        f"status {_esc(study.status)} · by <bdi>{_esc(study.created_by)}</bdi> · "
+        + (f"model <bdi>{_esc(study.model)}</bdi> · " if study.model else "")
+        + f"status {_esc(study.status)} · by <bdi>{_esc(study.created_by)}</bdi> · "
         f"started {_esc(study.created_at)}</p>"
         + _headline(snap.table)
         + _instruments(snap)
@@ -404,6 +415,7 @@ def export_html(report: Report) -> str:
         + _breakdown(snap.clauses, "clauses", "By clause", "score", _score)
         + (f"<h2>Charts</h2>{charts}" if charts else "")
         + f'<h2>Reproducibility capsule</h2><pre dir="ltr">{_esc(capsule)}</pre>'
+        + extra
         + f'<footer dir="auto">Report {_esc(report.id)} · frozen by {_esc(report.created_by)}'
         f" · {_esc(created)} · snapshot format {FORMAT_VERSION} · verdicts: "
         f"{WITHIN_NOISE} / {BEYOND_NOISE}</footer>"

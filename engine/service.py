@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import re
 import threading
 from collections import OrderedDict
@@ -28,14 +29,16 @@ from db import evals as evalstore
 from db import jobs as jobstore
 from db import members as memberstore
 from db import migrate
+from db import rejudged as rejudgedstore
 from db import reports as reportstore
 from db import specs as specstore
 from db import studies as studystore
 from db import workers as workerstore
 from db.audit import AuditEventEntity, AuditFilter
-from db.entities import Clause, Run, SpecVersion, Stage
+from db.entities import Clause, EvalSample, Run, SpecVersion, Stage, Study
 from db.session import Database
 from engine import access
+from engine import cluster as cluster_view
 from engine.access import ROLES, Actor, MemberRule, Role
 from engine.artifacts import ArtifactStore
 from engine.config import Settings
@@ -43,8 +46,12 @@ from engine.data.card import CorpusBalance, CorpusCard, balance
 from engine.data.card import corpus_card as card_of
 from engine.errors import AccessDenied, ConflictError, InputError, NotFoundError
 from engine.evals.agentic.rejudge import JudgedLine, ValidationReport
+from engine.evals.headline import HEADLINE_KEY
+from engine.evals.headline import chosen as headline_chosen
+from engine.evals.headline import tag as headline_tag
 from engine.evals.power import Power
 from engine.evals.runner import MetricValue
+from engine.interop.inspect_log import InspectImport
 from engine.pipeline import launch as launcher
 from engine.pipeline import presets
 from engine.pipeline.estimate import Estimate
@@ -67,6 +74,10 @@ from engine.specs.render import (
     word_count,
 )
 from engine.stages import STAGES, SUITES, StageKind, StageSpec
+from engine.tasks import playground
+from engine.tasks import rejudge_study as rejudge_task
+from engine.tasks.playground import Choices as PlaygroundChoices
+from engine.tasks.playground import Session as PlaygroundSession
 from engine.typed_config import FieldHelp, as_dict, describe, with_overrides
 
 #: What pages may use besides :class:`Service`: plain value types and tables (the pages import
@@ -78,6 +89,8 @@ __all__ = [
     "AuditEventEntity",
     "AuditFilter",
     "MemberRule",
+    "PlaygroundChoices",
+    "PlaygroundSession",
     "Role",
     "CUSTOM",
     "PRESETS",
@@ -86,15 +99,18 @@ __all__ = [
     "STAGES",
     "STATUS_HELP",
     "SUITES",
+    "EvalSample",
     "EvalSummary",
     "FieldHelp",
     "Clause",
     "InitReport",
+    "InspectImport",
     "Power",
     "Service",
     "SpecDiff",
     "SpecVersion",
     "Stage",
+    "Study",
     "StageKind",
     "StageSpec",
     "StageStatus",
@@ -112,13 +128,19 @@ if TYPE_CHECKING:  # the comparison and report types (their modules load numpy/a
     from engine.compare import CellKey as CellKey
     from engine.compare import Snapshot as Snapshot
     from engine.compare import StudyComparison as StudyComparison
+    from engine.compare.across import AcrossRow as AcrossRow
+    from engine.compare.beside import RunRate as RunRate
+    from engine.compare.cells import ConditionRate as ConditionRate
     from engine.compare.snapshot import ClauseRow as ClauseRow
     from engine.compare.snapshot import ConditionRow as ConditionRow
+    from engine.compare.trend import TrendPoint as TrendPoint
+    from engine.data.formats import Download, ParsedSet
     from engine.evals.judges import Judge
+    from engine.evals.published.rates import PublishedCell as PublishedCell
     from engine.evals.qa.labelled import QAValidation
     from engine.reports import Report as Report
 
-_SnapshotKey = tuple[int, str, tuple[Any, ...] | None]
+_SnapshotKey = tuple[int, str, tuple[Any, ...] | None, str | None]  # study, title, pairs, model
 
 EXAMPLE_SPEC = "example"
 #: Live study snapshots kept per server process (each a few hundred kB at 100 runs).
@@ -175,9 +197,11 @@ class Service:
     ) -> None:
         self.settings = settings
         self.db = database or Database(settings.database_url)
-        self.artifacts = ArtifactStore(settings.artifacts_dir, self.db)
+        self.artifacts = ArtifactStore.from_settings(settings, self.db)
         # Shared by the copies acting() makes: one cache per server process.
-        self._snapshots: OrderedDict[_SnapshotKey, tuple[tuple[int, int], Snapshot]] = OrderedDict()
+        self._snapshots: OrderedDict[_SnapshotKey, tuple[tuple[int, int, str], Snapshot]] = (
+            OrderedDict()
+        )
         self._snapshot_lock = threading.Lock()
         self.actor = actor or access.local_operator(settings.user)
 
@@ -539,6 +563,16 @@ class Service:
         with self.db.read() as s:
             return jobstore.events(s, job_id)
 
+    def job_nodes(self, job_ids: list[int]) -> dict[int, str]:
+        """The node that runs (or last ran) each job's latest attempt, where one was recorded."""
+        with self.db.read() as s:
+            return jobstore.nodes(s, job_ids)
+
+    def cluster(self) -> cluster_view.ClusterView:
+        """The nodes workers run jobs on, their resources, and what runs or waits where
+        (with the ``ray`` executor, the Ray cluster's nodes; see :mod:`engine.cluster`)."""
+        return cluster_view.view(self.settings, self.db)
+
     def job_log(self, job_id: int, tail: int = 200) -> list[e.JobLogLine]:
         with self.db.read() as s:
             return jobstore.log_tail(s, job_id, tail)
@@ -556,6 +590,62 @@ class Service:
             job = jobstore.retry(s, job_id, by=by or self.actor.name)
         self._audit("job.retry", f"job {job_id}")
         return job
+
+    # -- playground: runs side by side on one prompt ---------------------------------------
+
+    def playground_choices(self) -> PlaygroundChoices:
+        """What a playground prompt may be besides typed text: the agentic conditions and the
+        built-in spec-QA questions (id → question)."""
+        return playground.choices()
+
+    def ask_playground(
+        self,
+        runs: Sequence[int],
+        prompt: Mapping[str, Any],
+        *,
+        max_new_tokens: int = 128,
+        temperature: float = 0.0,
+        seed: int = 0,
+    ) -> PlaygroundSession:
+        """Queue a playground request: each run's final model answers ``prompt`` (``{"kind":
+        "text", "text", "system"}``, ``{"kind": "agentic", "condition", "sample_index"}`` or
+        ``{"kind": "spec_qa", "question_id"}``) on a worker; read it with
+        :meth:`playground_sessions`.
+
+        Raises:
+            InputError: a bad field, or a run whose model is not trained yet.
+            NotFoundError: an unknown run.
+        """
+        request = playground.Request.from_payload(
+            {
+                "runs": list(runs),
+                "prompt": dict(prompt),
+                "max_new_tokens": max_new_tokens,
+                "temperature": temperature,
+                "seed": seed,
+            }
+        )
+        target = "runs " + ", ".join(str(r) for r in request.runs)
+        self._require(Role.EDITOR, "playground.ask", target)
+        with self.db.write() as s:
+            for run_id in request.runs:
+                playground.model_stage(studystore.get_run(s, run_id))
+            job = jobstore.enqueue(
+                s,
+                playground.NAME,
+                request.to_payload(),
+                label=f"playground: {request.prompt.label()} × {len(request.runs)} runs",
+                max_attempts=playground.KIND.max_attempts,
+                created_by=self.actor.name,
+            )
+        self._audit("playground.ask", target, detail={"job": job.id})
+        return playground.Session.of(job)
+
+    def playground_sessions(self, limit: int = 20) -> list[PlaygroundSession]:
+        """The newest playground requests, with their replies once finished."""
+        with self.db.read() as s:
+            jobs = jobstore.list_jobs(s, kind=playground.NAME, limit=limit)
+        return [playground.Session.of(j) for j in jobs]
 
     def list_workers(self) -> list[e.WorkerInfo]:
         with self.db.read() as s:
@@ -602,24 +692,31 @@ class Service:
     def parse_study(self, data: bytes, filename: str) -> StudyConfig:
         return parse_study_file(data, filename=filename)
 
-    def _model_id(self, config: StudyConfig) -> str:
+    def _model_ids(self, config: StudyConfig) -> tuple[str, ...]:
+        """The resolved ids of the study's base models, in order."""
         from engine.train import registry
 
-        try:
-            return registry.resolve(config.model, self.settings).id
-        except InputError as exc:
-            raise self._model_error(exc) from None
+        ids = []
+        for i, model in enumerate(config.models):
+            try:
+                ids.append(registry.resolve(model, self.settings).id)
+            except InputError as exc:
+                error = self._model_error(exc)
+                if len(config.models) > 1:
+                    error = InputError(error.detail, field=f"models[{i}]")
+                raise error from None
+        return tuple(ids)
 
     def launch_study(
         self, config: StudyConfig, *, author: str | None = None
     ) -> launcher.LaunchResult:
         """Create a study's runs and queue every stage that is not already done or underway."""
         self._require(Role.EDITOR, "study.launch", config.name)
-        model_id = self._model_id(config)
+        model_ids = self._model_ids(config)
         with self.db.write() as s:
             # Planned inside the write: a stage another launch just created is found and
             # shared, so nothing is queued twice.
-            plan = plan_study(s, config, model_id=model_id)
+            plan = plan_study(s, config, model_ids=model_ids)
             result = launcher.launch(s, plan, author=author or self.actor.name)
         self._audit(
             "study.launch",
@@ -631,9 +728,13 @@ class Service:
     def estimate_study(self, config: StudyConfig) -> Estimate:
         """Stages, cache hits, tokens and time of a study before launching it: the same plan
         launch writes, priced."""
-        model_id = self._model_id(config)
+        model_ids = self._model_ids(config)
         with self.db.read() as s:
-            return price(s, plan_study(s, config, model_id=model_id))
+            estimate = price(s, plan_study(s, config, model_ids=model_ids))
+        # With the ray executor: GPU stages on a cluster without any GPU would wait forever.
+        kinds = [st.kind for st in estimate.to_compute]
+        estimate.notes.extend(cluster_view.gpu_notes(self.settings, config.preset, kinds))
+        return estimate
 
     def sizes_needed(
         self, power: Power, *, rate_difference: float, qa_difference: float
@@ -656,8 +757,16 @@ class Service:
     def relaunch_study(self, study_id: int, *, author: str | None = None) -> launcher.LaunchResult:
         """Launch a study again exactly as it was configured (finished stages are reused)."""
         study = self.get_study(study_id)
+        if "imported_from" in study.config:
+            # An imported log's study has nothing to run: its samples came from the file.
+            raise InputError(
+                f"study {study_id} was {self.imported_from(study.config)}; it has nothing "
+                "to launch",
+                field="study",
+            )
         config = StudyConfig.from_dict(
-            {k: v for k, v in study.config.items() if k != "resolved"},
+            # The headline-judge choice is the study's, not part of what it launches.
+            {k: v for k, v in study.config.items() if k not in ("resolved", HEADLINE_KEY)},
             source=f"study {study_id}",
         )
         return self.launch_study(config, author=author)
@@ -665,6 +774,89 @@ class Service:
     def studies_on_spec(self, name: str, *, limit: int = 200) -> list[e.Study]:
         """The studies launched on any version of spec ``name``, newest first."""
         return [s for s in self.list_studies(limit=limit) if s.spec_ref.startswith(f"{name}@")]
+
+    def condition_rates(
+        self,
+        study_id: int,
+        by: str,
+        where: Mapping[str, Sequence[str]] | None = None,
+        model: str | None = None,
+        suite: str = "agentic",
+    ) -> list[ConditionRate]:
+        """Per cell, the harmful rate grouped by one facet of the agentic conditions
+        (``scenario``, ``goal``, ``goal_value``, ``urgency`` or ``condition``), keeping only
+        the conditions ``where`` allows (:func:`engine.compare.study.grouped_conditions`);
+        ``suite``: ``agentic`` or ``agentic_published``."""
+        from engine.compare.study import grouped_conditions
+
+        if suite not in ("agentic", "agentic_published"):
+            raise InputError(f"{suite!r} has no conditions to group", field="suite")
+        return grouped_conditions(self.db, study_id, by, where, model=model, suite=suite)
+
+    def condition_facets(self, study_id: int, suite: str = "agentic") -> dict[str, list[str]]:
+        """Facet → the values the study's agentic conditions take (for filter widgets)."""
+        from engine.evals.conditions import FACETS, condition_facets
+
+        with self.db.read() as s:
+            conditions = comparestore.study_conditions(s, study_id, suite=suite)
+        values: dict[str, set[str]] = {f: set() for f in FACETS}
+        for c in conditions:
+            for k, v in condition_facets(c).items():
+                values[k].add(v)
+        return {k: sorted(v) for k, v in values.items() if v}
+
+    def item_across_runs(
+        self,
+        study_id: int,
+        suite: str,
+        *,
+        condition: str = "",
+        sample_index: int | None = None,
+        item_id: str = "",
+    ) -> list[tuple[e.RunLabel, list[e.EvalSample]]]:
+        """One item in every run of a study, with every judge's verdict on it: per run, the
+        sample as run first, then its re-judged copies (suite ``<suite>~<judge>``).
+
+        Raises:
+            InputError: an unknown suite, or no item named (``condition`` + ``sample_index``
+                for agentic, ``item_id`` for spec-QA).
+        """
+        if suite not in SUITES:
+            raise InputError(f"unknown suite {suite!r}; use {', '.join(SUITES)}", field="suite")
+        if not (item_id or (condition and sample_index is not None)):
+            raise InputError(
+                "name an item: a condition and sample index, or an item id", field="item"
+            )
+        with self.db.read() as s:
+            rows = evalstore.item_samples(
+                s,
+                study_id,
+                suite=suite,
+                condition=condition,
+                sample_index=sample_index,
+                item_id=item_id,
+            )
+        out: dict[int, tuple[e.RunLabel, list[e.EvalSample]]] = {}
+        for label, sample in rows:
+            out.setdefault(label.run_id, (label, []))[1].append(sample)
+        return list(out.values())
+
+    @staticmethod
+    def trend_metrics() -> dict[str, str]:
+        """The numbers a trend across studies can follow: name → label."""
+        from engine.compare.trend import METRICS
+
+        return dict(METRICS)
+
+    def spec_trend(self, spec: str, metric: str) -> tuple[list[TrendPoint], dict[str, Any]]:
+        """``metric`` (``harmful_rate`` or ``qa_score``) per cell across the newest studies on
+        spec ``spec`` (any version), oldest first, computed as each study page does; and a
+        Vega-Lite chart of it."""
+        from engine.compare import trend
+
+        studies = self.studies_on_spec(spec)[: trend.MAX_STUDIES]
+        points = trend.trend(self.db, [s.id for s in reversed(studies)], metric)
+        return points, trend.chart(points, metric)
 
     def stage_spec(self, stage: e.Stage) -> StageSpec:
         """The typed description of a stored stage (settings, model, inputs, variant)."""
@@ -760,7 +952,7 @@ class Service:
                                 {
                                     "role": a.role,
                                     "sha256": a.artifact.sha256,
-                                    "path": str(self.artifacts.path(a.artifact)),
+                                    "path": self.artifacts.location_of(a.artifact),
                                     "bytes": a.artifact.bytes,
                                 }
                                 for a in st.artifacts
@@ -780,34 +972,205 @@ class Service:
     def import_demos(self, data: bytes, filename: str, *, author: str | None = None) -> e.Dataset:
         """Validate a demonstrations JSONL line by line and store it as an ``aft_demos``
         dataset; use its sha256 as ``gen_demos: {source: <sha256>}`` in a study."""
-        from engine.data import demos as demodata
+        return self.import_dataset(data, filename, kind="demos", author=author)
+
+    def list_datasets(self, kind: str | None = None, limit: int = 100) -> list[e.Dataset]:
+        with self.db.read() as s:
+            return datastore.list_datasets(s, kind=kind, limit=limit)
+
+    # -- dataset formats: JSONL, Hugging Face datasets folders, Parquet (engine.data.formats)
+
+    def import_dataset(
+        self,
+        data: bytes,
+        filename: str,
+        *,
+        kind: str = "demos",
+        spec: str | None = None,
+        variant: str | None = None,
+        author: str | None = None,
+    ) -> e.Dataset:
+        """Validate and store a document (``docs``) or demonstration (``demos``) set given as
+        JSONL or as a zipped Hugging Face ``datasets`` folder; ``filename`` names it. A
+        document set gets its corpus card when ``spec`` (``NAME[@VERSION]``) and ``variant``
+        name what it was written about. Nothing is stored when anything is wrong."""
+        from engine.data import formats
 
         self._require(Role.EDITOR, "dataset.import", filename)
-        demos = demodata.parse_demos_jsonl(data, source=filename)
+        family = formats.set_kind(kind)
+        parsed = formats.parse_upload(data, filename, family)
+        return self._store_set(parsed, filename, spec, variant, author)
+
+    def import_dataset_folder(
+        self,
+        folder: Path,
+        *,
+        kind: str = "demos",
+        spec: str | None = None,
+        variant: str | None = None,
+        author: str | None = None,
+    ) -> e.Dataset:
+        """:meth:`import_dataset` for a ``datasets`` folder on this machine (the CLI's; the
+        dashboard uploads a zip instead)."""
+        from engine.data import formats
+
+        self._require(Role.EDITOR, "dataset.import", folder.name)
+        family = formats.set_kind(kind)
+        parsed = formats.parse_hf_folder(folder, folder.name, family)
+        return self._store_set(parsed, folder.name, spec, variant, author)
+
+    def _store_set(
+        self,
+        parsed: ParsedSet,
+        filename: str,
+        spec: str | None,
+        variant: str | None,
+        author: str | None,
+    ) -> e.Dataset:
+        from engine.data import demos as demodata
+        from engine.data import formats
+
+        provenance: dict[str, Any] = {"imported_from": filename[:200]}
+        if parsed.kind.name == "docs":
+            if bool(spec) != bool(variant):
+                raise InputError(
+                    "the corpus card needs both the spec and the variant the documents were "
+                    "written about",
+                    field="variant" if spec else "spec",
+                )
+            if spec and variant:
+                card = self.corpus_card(parsed.rows, spec, variant)
+                provenance |= {"spec": spec, "variant": variant, "card": card.to_dict()}
+            else:
+                provenance["card_note"] = formats.card_note()
+            preview = parsed.rows[:5]
+        else:
+            provenance["coverage"] = demodata.coverage(parsed.demos)
+            preview = [
+                {"id": d.id, "prompt": d.prompt, "reasoning": d.reasoning, "response": d.response}
+                for d in parsed.demos[:5]
+            ]
         art = self.artifacts.put_bytes(
-            data, kind="aft_demos_import", media_type="application/jsonl"
+            parsed.data, kind=parsed.kind.imported, media_type="application/jsonl"
         )
-        preview = [
-            {"id": d.id, "prompt": d.prompt, "reasoning": d.reasoning, "response": d.response}
-            for d in demos[:5]
-        ]
         with self.db.write() as s:
-            dataset = datastore.add(
+            # The same content already stored (a stage's output, an earlier import) is that
+            # set: importing it again adds nothing.
+            dataset = datastore.by_artifacts(s, [art.sha256]).get(art.sha256) or datastore.add(
                 s,
-                kind="aft_demos_import",
-                name=filename,
+                kind=parsed.kind.imported,
+                name=filename[:200],
                 artifact_id=art.id,
-                n_rows=len(demos),
-                provenance={"imported_from": filename, "coverage": demodata.coverage(demos)},
+                n_rows=len(parsed.rows),
+                provenance=provenance,
                 preview=preview,
                 created_by=author or self.actor.name,
             )
         self._audit("dataset.import", f"dataset {dataset.id}", detail={"file": filename[:200]})
         return dataset
 
-    def list_datasets(self, kind: str | None = None, limit: int = 100) -> list[e.Dataset]:
+    def find_dataset(self, ref: str) -> e.Dataset:
+        """The set whose hash starts with ``ref`` (6+ hex digits) or whose name is ``ref``."""
         with self.db.read() as s:
-            return datastore.list_datasets(s, kind=kind, limit=limit)
+            found = datastore.find(s, ref.strip())
+        shas = list(dict.fromkeys(d.artifact.sha256 for d in found))
+        if not shas:
+            raise NotFoundError(f"no dataset has the hash or name {ref[:100]!r}")
+        if len(shas) > 1:
+            raise InputError(
+                f"{ref[:100]!r} names {len(shas)} different datasets ("
+                + ", ".join(sha[:16] for sha in shas[:5])
+                + "); give more of the hash",
+                field="dataset",
+            )
+        return found[0]
+
+    def dataset_studies(self, datasets: Sequence[e.Dataset]) -> dict[str, list[tuple[int, str]]]:
+        """(id, name) of the studies whose stage produced each of ``datasets``, by the set's
+        hash (one statement; imported sets have none)."""
+        keys = {
+            d.artifact.sha256: key
+            for d in datasets
+            if isinstance(key := d.provenance.get("stage_key"), str)
+        }
+        if not keys:
+            return {}
+        with self.db.read() as s:
+            studies = datastore.producing_studies(s, sorted(set(keys.values())))
+        return {sha: studies[key] for sha, key in keys.items() if key in studies}
+
+    def dataset_card(self, dataset: e.Dataset) -> CorpusCard | str | None:
+        """The corpus card of a document set, or the reason it has none; ``None`` for sets
+        that are not documents."""
+        from engine.data import formats
+
+        family = formats.family_of(dataset.kind)
+        card = dataset.provenance.get("card")
+        if isinstance(card, dict):
+            return CorpusCard.from_dict(card)
+        return formats.card_note() if family is not None and family.name == "docs" else None
+
+    def dataset_downloads(self, dataset: e.Dataset) -> list[Download]:
+        """The files ``dataset`` can be downloaded as (JSONL, zipped Hugging Face folder,
+        Parquet); each is built only when its ``build`` is called."""
+        from engine.data import formats
+
+        stem = f"speclab-{dataset.artifact.sha256[:12]}"
+        return [
+            formats.Download(
+                label, stem + suffix, media, functools.partial(self.dataset_bytes, dataset, fmt)
+            )
+            for fmt, (label, suffix, media) in formats.DOWNLOADS.items()
+        ]
+
+    def export_dataset(self, ref: str, fmt: str, dest: Path) -> e.Dataset:
+        """Write the set ``ref`` (see :meth:`find_dataset`) to ``dest`` as ``jsonl``, ``hf``
+        (a ``datasets`` folder with a README card; ``dest`` must not exist) or ``parquet``."""
+        from engine.data import formats
+
+        dataset = self.find_dataset(ref)
+        if fmt == "hf":
+            rows = formats.stored_rows(self.artifacts.read_bytes(dataset.artifact))
+            formats.write_hf_folder(rows, dest, readme_for=self._readme(dataset))
+        else:
+            dest.write_bytes(self.dataset_bytes(dataset, fmt))
+        return dataset
+
+    def dataset_bytes(self, dataset: e.Dataset, fmt: str) -> bytes:
+        """``dataset`` as one file: ``jsonl`` (the stored bytes), ``hf`` (a zipped
+        ``datasets`` folder) or ``parquet`` (what the dashboard's download buttons send)."""
+        from engine.data import formats
+
+        if fmt not in formats.FORMATS:
+            raise InputError(
+                f"unknown format {fmt!r}; use one of {', '.join(formats.FORMATS)}", field="format"
+            )
+        data = self.artifacts.read_bytes(dataset.artifact)
+        if fmt == "jsonl":
+            return data
+        rows = formats.stored_rows(data)
+        if fmt == "parquet":
+            return formats.parquet_bytes(rows)
+        top = f"speclab-{dataset.artifact.sha256[:12]}"
+        with formats.scratch() as folder:
+            formats.write_hf_folder(rows, folder / top, readme_for=self._readme(dataset))
+            return formats.zip_folder(folder / top, top)
+
+    def _readme(self, dataset: e.Dataset) -> Callable[[list[dict[str, Any]], str], str]:
+        from engine.data import formats
+
+        def readme(features: list[dict[str, Any]], data_files: str) -> str:
+            return formats.readme(
+                name=dataset.name,
+                kind=dataset.kind,
+                sha256=dataset.artifact.sha256,
+                n_rows=dataset.n_rows,
+                features=features,
+                data_files=data_files,
+                provenance=dataset.provenance,
+            )
+
+        return readme
 
     # -- evaluations -----------------------------------------------------------------------
 
@@ -852,6 +1215,10 @@ class Service:
         backend = make_backend("auto", model_path=str(ref.path or ref.id), adapters=paths)
         if version is not None:
             result = run_spec_qa(backend, cfg, content=version.content)
+        elif kind == SUITES["agentic_published"]:
+            from engine.evals.published.evaluate import make_classifier, run_published
+
+            result = run_published(backend, cfg, classifier=make_classifier(cfg, backend))
         else:
             result = run_agentic(backend, cfg)
         return EvalSummary(
@@ -866,9 +1233,7 @@ class Service:
         )
 
     def _eval_stage_ids(self, run_id: int, suite: str | None = None) -> list[int]:
-        kinds = {"spec_qa": ("eval_qa",), "agentic": ("eval_agentic",)}.get(
-            suite or "", ("eval_qa", "eval_agentic")
-        )
+        kinds = (SUITES[suite],) if suite in SUITES else tuple(SUITES.values())
         return [s.id for s in self.get_run(run_id).stages if s.kind in kinds]
 
     def scorecard(self, run_id: int) -> list[e.MetricPoint]:
@@ -904,23 +1269,178 @@ class Service:
         with self.db.read() as s:
             return evalstore.facets(s, self._eval_stage_ids(run_id))
 
+    def get_sample(self, sample_id: int) -> tuple[e.EvalSample, int | None]:
+        """One sample (the sample browser's permalink) and the first run that shows it."""
+        with self.db.read() as s:
+            sample = evalstore.get_sample(s, sample_id)
+            runs = evalstore.stage_runs(s, sample.stage_id) if sample.stage_id else []
+        return sample, runs[0][0] if runs else None
+
+    # -- Inspect eval logs ---------------------------------------------------------------------
+
+    def export_inspect(self, run_id: int, suite: str, fmt: str = "eval") -> bytes:
+        """One run × suite as an Inspect eval log file (``eval`` or ``json`` format)."""
+        from engine.interop import inspect_log
+
+        if suite not in SUITES:
+            raise InputError(f"unknown suite {suite!r}; use {' or '.join(SUITES)}", field="suite")
+        if fmt not in inspect_log.FORMATS:
+            raise InputError(f"unknown format {fmt!r}; use eval or json", field="format")
+        run = self.get_run(run_id)
+        stages = [st for st in run.stages if st.kind == SUITES[suite]]
+        ids = [st.id for st in stages]
+        with self.db.read() as s:
+            samples, total = evalstore.samples(
+                s, ids, suite=suite, limit=inspect_log.MAX_SAMPLES + 1
+            )
+        if total > inspect_log.MAX_SAMPLES:
+            raise InputError(
+                f"run {run_id} has {total:,} {suite} samples; one log holds at most "
+                f"{inspect_log.MAX_SAMPLES:,}",
+                field="suite",
+            )
+        metrics = [p for p in self.stage_metrics(ids) if not p.name.startswith("train/")]
+        src = inspect_log.RunExport(run, suite, stages, samples, metrics)
+        return inspect_log.export_log(src, "json" if fmt == "json" else "eval")
+
+    def import_inspect(
+        self, data: bytes, filename: str, *, author: str | None = None
+    ) -> InspectImport:
+        """Store an Inspect eval log as a study of its own (named after the log) with one run
+        whose finished evaluation stage holds the log's samples and metrics. Nothing ever
+        runs or relaunches it; importing the same file again finds it and writes nothing."""
+        from engine.interop import inspect_log
+
+        self._require(Role.EDITOR, "inspect.import", filename[:200])
+        log = inspect_log.read_log(data, filename)
+        kind = SUITES.get(log.suite)
+        if kind is None:
+            raise InputError(
+                f"suite {log.suite!r} is not one of {', '.join(SUITES)}",
+                source=log.filename,
+                field="eval.metadata.speclab.suite",
+            )
+        origin = log.provenance()
+        key = inspect_log.import_key(log.sha256)
+        by = author or self.actor.name
+        with self.db.write() as s:
+            found = studystore.find_stage(s, key)
+            if found is not None:
+                runs = evalstore.stage_runs(s, found[0])
+                if runs:
+                    n = evalstore.samples(s, [found[0]], limit=1)[1]
+                    return InspectImport(runs[0][1], runs[0][0], found[0], n, False, origin)
+            study_id = studystore.create_study(
+                s,
+                name=f"imported: {log.task}"[:200],
+                spec_version_id=None,
+                config={"imported_from": origin},
+                created_by=by,
+            )
+            run_id = studystore.add_run(
+                s, study_id=study_id, variant_id=None, arm="imported", seed=0,
+                model=log.model, created_by=by,
+            )  # fmt: skip
+            stage_id = studystore.create_stage(
+                s,
+                key=key,
+                kind=kind,
+                config={
+                    "config": {},
+                    "model": log.model,
+                    "label": inspect_log.origin_label(origin)[:500],
+                    "imported_from": origin,
+                    "task_args": log.task_args,
+                },
+                job_id=None,
+            )
+            studystore.link_stage(s, run_id, stage_id, cached=False)
+            evalstore.replace_samples(s, stage_id, log.rows)
+            studystore.add_metrics(
+                s,
+                [
+                    e.MetricPoint(stage_id, None, m.name, 0, m.value, m.ci_low, m.ci_high, m.n)
+                    for m in log.metrics
+                ],
+            )
+        self._audit(
+            "inspect.import",
+            f"study {study_id}",
+            detail={"file": log.filename, "sha256": log.sha256, "samples": len(log.rows)},
+        )
+        return InspectImport(study_id, run_id, stage_id, len(log.rows), True, origin)
+
+    @staticmethod
+    def imported_from(config: Mapping[str, Any]) -> str | None:
+        """ "imported from FILE (Inspect task T, model M)" for a study's or stage's config
+        that records an import, else None."""
+        from engine.interop.inspect_log import origin_label
+
+        origin = config.get("imported_from")
+        return origin_label(origin) if isinstance(origin, Mapping) else None
+
+    def rates_beside(self, run_ids: Sequence[int]) -> list[RunRate]:
+        """The headline numbers of a few runs of any studies, side by side, each labelled
+        with where it came from (an imported log says so)."""
+        from engine.compare import beside
+
+        ids = list(dict.fromkeys(run_ids))
+        if not 1 <= len(ids) <= beside.MAX_RUNS:
+            raise InputError(f"give 1 to {beside.MAX_RUNS} runs", field="runs")
+        out: list[RunRate] = []
+        for run_id in ids:
+            run = self.get_run(run_id)
+            out += beside.rates(run, self.scorecard(run_id), self.run_imported_from(run))
+        return out
+
+    @staticmethod
+    def inspect_file_name(run_id: int, suite: str, fmt: str) -> str:
+        """The name an exported log is saved under."""
+        from engine.interop.inspect_log import file_name
+
+        return file_name(run_id, suite, fmt)
+
+    def run_imported_from(self, run: e.Run) -> str | None:
+        """The import label of a run whose stages came from an imported log, else None."""
+        return next((label for st in run.stages if (label := self.imported_from(st.config))), None)
+
     # -- comparisons and reports -------------------------------------------------------------
 
     def compare_study(
-        self, study_id: int, pairs: Sequence[tuple[CellKey, CellKey]] | None = None
+        self,
+        study_id: int,
+        pairs: Sequence[tuple[CellKey, CellKey]] | None = None,
+        model: str | None = None,
     ) -> StudyComparison:
-        """Variant × arm numbers with intervals, paired comparisons (Holm), breakdowns."""
+        """Variant × arm numbers with intervals, paired comparisons (Holm), breakdowns (within
+        ``model`` for a study of several base models; default its first)."""
         from engine.compare import compare_study
 
-        return compare_study(self.db, study_id, pairs)
+        return compare_study(self.db, study_id, pairs, model=model)
+
+    def study_models(self, study_id: int) -> list[str]:
+        """The base models of a study's runs, in launch order (one for most studies)."""
+        with self.db.read() as s:
+            return comparestore.study_models(s, study_id)
+
+    def across_models(
+        self, study_id: int, pairs: Sequence[tuple[CellKey, CellKey]] | None = None
+    ) -> tuple[tuple[str, ...], list[AcrossRow]]:
+        """Each comparison of a study of several base models in every model, and whether the
+        models agree (:mod:`engine.compare.across`)."""
+        from engine.compare.across import across_models
+
+        return across_models(self.db, study_id, pairs)
 
     def study_snapshot(
         self,
         study_id: int,
         title: str = "",
         pairs: Sequence[tuple[CellKey, CellKey]] | None = None,
+        model: str | None = None,
     ) -> Snapshot:
-        """The live comparison as a snapshot (no capsule: that is computed on freeze).
+        """The live comparison as a snapshot (no capsule: that is computed on freeze); for a
+        study of several base models, of ``model``'s runs (default its first).
 
         Computed once per state of the study's data: a page that reruns, a second viewer or a
         freeze of an unchanged study reuses it; a stage finishing or a new training step makes
@@ -928,7 +1448,7 @@ class Service:
         """
         with self.db.read() as s:
             version = comparestore.data_version(s, study_id)
-        key = (study_id, title, tuple(pairs) if pairs else None)
+        key = (study_id, title, tuple(pairs) if pairs else None, model)
 
         with self._snapshot_lock:
             hit = self._snapshots.get(key)
@@ -938,9 +1458,12 @@ class Service:
         from engine.compare.snapshot import InstrumentRow
         from engine.evals.instruments import measured
 
-        snapshot = self.compare_study(study_id, pairs).to_snapshot(title)
+        comparison = self.compare_study(study_id, pairs, model)
+        snapshot = comparison.to_snapshot(title)
         with self.db.read() as s:
-            used = comparestore.study_judges(s, study_id)
+            # The judges behind the headline numbers: those of each suite's chosen verdicts.
+            tags = list(comparison.suite_tags.values())
+            used = comparestore.study_judges(s, study_id, suites=tags or None)
         # Every number is shown with what its instrument is worth against labelled truth.
         snapshot = dataclasses.replace(
             snapshot,
@@ -959,12 +1482,17 @@ class Service:
         return study_capsule(self.db, study_id)
 
     def flipped_samples(
-        self, study_id: int, a: tuple[str, str], b: tuple[str, str], limit: int = 20
+        self,
+        study_id: int,
+        a: tuple[str, str],
+        b: tuple[str, str],
+        limit: int = 20,
+        model: str | None = None,
     ) -> list[tuple[e.EvalSample, e.EvalSample]]:
         """Samples of the same item whose verdict differs between cells ``a`` and ``b``."""
         from engine.compare import flipped_samples
 
-        return flipped_samples(self.db, study_id, a, b, limit=limit)
+        return flipped_samples(self.db, study_id, a, b, limit=limit, model=model)
 
     def freeze_report(
         self,
@@ -973,14 +1501,17 @@ class Service:
         title: str,
         author: str | None = None,
         pairs: Sequence[tuple[CellKey, CellKey]] | None = None,
+        model: str | None = None,
     ) -> Report:
-        """Freeze the study's comparison, with its capsule, as an immutable report."""
+        """Freeze the study's comparison, with its capsule, as an immutable report (of
+        ``model``'s runs in a study of several base models; the snapshot names it)."""
         from engine import reports
 
         self._require(Role.EDITOR, "report.freeze", f"study {study_id}")
         # The live snapshot (cached when nothing changed) plus the capsule, computed now.
         snapshot = dataclasses.replace(
-            self.study_snapshot(study_id, title, pairs), capsule=self.study_capsule(study_id)
+            self.study_snapshot(study_id, title, pairs, model),
+            capsule=self.study_capsule(study_id),
         )
         report = reports.freeze(
             self.db, study_id=study_id, snapshot=snapshot, title=title,
@@ -1039,7 +1570,8 @@ class Service:
         return reports.open_shared(self.db, token)
 
     def export_report(self, report_id: str, fmt: str) -> str:
-        """A report as a self-contained HTML file, CSV or JSON."""
+        """A report as a self-contained HTML file, CSV or JSON; ``bundle``: the HTML file with
+        the study's samples in it (:mod:`engine.report_bundle`)."""
         from engine import report_export, reports
 
         exporters = {
@@ -1047,9 +1579,23 @@ class Service:
             "csv": report_export.export_csv,
             "json": report_export.export_json,
         }
-        if fmt not in exporters:
-            raise InputError(f"unknown format {fmt!r}; use html, csv or json", field="format")
-        return exporters[fmt](reports.get_report(self.db, report_id))
+        if fmt not in (*exporters, "bundle"):
+            raise InputError(
+                f"unknown format {fmt!r}; use html, bundle, csv or json", field="format"
+            )
+        report = reports.get_report(self.db, report_id)
+        if fmt != "bundle":
+            return exporters[fmt](report)
+        from datetime import UTC, datetime
+
+        from engine.report_bundle import MAX_SAMPLES, bundle_html
+
+        samples: list[tuple[e.RunLabel, e.EvalSample]] = []
+        total = 0
+        if report.study_id is not None:  # a deleted study's samples went with it
+            with self.db.read() as s:
+                samples, total = evalstore.study_samples(s, report.study_id, limit=MAX_SAMPLES)
+        return bundle_html(report, samples, total=total, exported_at=datetime.now(UTC))
 
     # -- members and the audit log -----------------------------------------------------------
 
@@ -1144,29 +1690,118 @@ class Service:
             return self.db.safe_url
         return "SQLite" if self.db.is_sqlite else "PostgreSQL"
 
-    # -- judges ------------------------------------------------------------------------------
+    # -- re-judging a study ------------------------------------------------------------------
 
-    def _qa_judge(self, judge: str, judge_base_url: str, judge_model: str) -> Judge:
+    def rejudge_study(
+        self,
+        study_id: int,
+        *,
+        suite: str,
+        judge: str,
+        judge_base_url: str = "",
+        judge_model: str = "",
+    ) -> e.Job:
+        """Queue a re-judging of every eval sample of the study's ``suite`` by ``judge`` (a
+        worker runs it, see :mod:`engine.tasks.rejudge_study`); the verdicts the study ran
+        with stay. Asking again while the same request is queued or running returns its job.
+
+        Raises:
+            InputError: unknown suite or judge, an LLM judge without a valid endpoint, or a
+                study without that suite's samples.
+            NotFoundError: no such study.
+        """
+        self._require(Role.EDITOR, "study.rejudge", f"study {study_id}")
+        request = rejudge_task.RejudgeRequest(
+            study_id, suite, judge, judge_base_url.strip(), judge_model.strip()
+        )
+        # Refused here, where the user is, rather than later on a worker.
+        rejudge_task.make_judge(suite, judge, request.judge_base_url, request.judge_model)
+        with self.db.write() as s:
+            rejudgedstore.study_config(s, study_id)  # NotFoundError for an unknown study
+            job = rejudge_task.enqueue(s, request, created_by=self.actor.name)
+        self._audit(
+            "study.rejudge",
+            f"study {study_id}",
+            detail={"suite": suite, "judge": judge, "job": job.id},
+        )
+        return job
+
+    def rejudge_jobs(self, study_id: int) -> list[e.Job]:
+        """The study's re-judging jobs, newest first (state, progress, result)."""
+        with self.db.read() as s:
+            return rejudgedstore.jobs_labelled(
+                s, rejudge_task.JOB_KIND, rejudge_task.label_prefix(study_id)
+            )
+
+    def headline_judges(self, study: e.Study) -> dict[str, str]:
+        """Suite → the judge whose re-judged verdicts the study's numbers use ("" = the
+        verdicts the study ran with). Read from the study already loaded: no statement."""
+        picked = headline_chosen(study.config)
+        return {suite: picked.get(suite, "") for suite in rejudge_task.SUITES}
+
+    def set_headline_judge(self, study_id: int, suite: str, judge: str) -> dict[str, str]:
+        """Make ``judge``'s verdicts the headline of the study's ``suite`` ("" = back to the
+        verdicts it ran with); every comparison, report and export then uses them. Returns
+        the choice per suite.
+
+        Raises:
+            InputError: unknown suite, or the study holds no verdicts by ``judge``.
+        """
+        self._require(Role.EDITOR, "study.headline", f"study {study_id}")
+        if suite not in rejudge_task.SUITES:
+            raise InputError(
+                f"unknown suite {suite!r}; use {' or '.join(rejudge_task.SUITES)}", field="suite"
+            )
+        with self.db.write() as s:
+            config = rejudgedstore.study_config(s, study_id)
+            if judge and not rejudgedstore.has_tag(s, study_id, headline_tag(suite, judge)):
+                raise InputError(
+                    f"study {study_id} has no {suite} verdicts by {judge[:60]!r}: re-judge it "
+                    "first (Instruments / judges on the study page, or `speclab study rejudge`)",
+                    field="judge",
+                )
+            picked = headline_chosen(config)
+            if judge:
+                picked[suite] = judge
+            else:
+                picked.pop(suite, None)
+            rest = {k: v for k, v in config.items() if k != HEADLINE_KEY}
+            new = {**rest, HEADLINE_KEY: picked} if picked else rest
+            rejudgedstore.set_study_config(s, study_id, new)
+        self._audit(
+            "study.headline",
+            f"study {study_id}",
+            detail={"suite": suite, "judge": judge or "as run"},
+        )
+        return {x: picked.get(x, "") for x in rejudge_task.SUITES}
+
+    def judge_choices(self, suite: str) -> dict[str, str]:
+        """The judges a study's ``suite`` can be re-judged with, with their descriptions."""
         from engine.evals import judges as registry
         from engine.evals.runner import load_judges
 
         load_judges()
-        known = registry.available("spec_qa")
-        if judge not in known:
-            raise InputError(
-                f"unknown spec_qa judge {judge!r}; known: {', '.join(known)}", field="--judge"
-            )
-        if judge == "qa_llm":
-            if not judge_base_url:
-                raise InputError(
-                    "qa_llm needs an OpenAI-compatible endpoint", field="--judge-base-url"
-                )
-            from engine.backends.openai_backend import OpenAIBackend
+        return registry.available(suite) if suite in rejudge_task.SUITES else {}
 
-            return registry.make(
-                judge, backend=OpenAIBackend(judge_base_url, judge_model or "default")
-            )
-        return registry.make(judge)
+    def judge_needs_endpoint(self, judge: str) -> bool:
+        """Whether ``judge`` is an LLM judge (it needs an endpoint URL and model name)."""
+        return judge in rejudge_task.LLM_JUDGES
+
+    def judge_verdicts(self, samples: Sequence[e.EvalSample]) -> dict[int, list[e.EvalSample]]:
+        """Every re-judged verdict on each sample's reply, by sample id (the sample browser
+        shows them beside the verdict the study ran with). One statement per suite shown."""
+        out: dict[int, list[e.EvalSample]] = {}
+        with self.db.read() as s:
+            for suite in sorted({x.suite for x in samples}):
+                same = [x for x in samples if x.suite == suite]
+                out.update(rejudgedstore.other_verdicts(s, same, headline_tag(suite, "")))
+        return out
+
+    # -- judges ------------------------------------------------------------------------------
+
+    def _qa_judge(self, judge: str, judge_base_url: str, judge_model: str) -> Judge:
+        judge_obj: Judge = rejudge_task.make_judge("spec_qa", judge, judge_base_url, judge_model)
+        return judge_obj
 
     def judge_qa_answers(
         self,
@@ -1225,6 +1860,29 @@ class Service:
         first, settle_with = rejudge.make_judges(judge, judge_base_url, judge_model)
         return rejudge.judge_lines(lines, first, settle_with)
 
+    def judge_published_transcripts(
+        self, data: bytes, source: str, *, judge_base_url: str = "", judge_model: str = ""
+    ) -> list[dict[str, Any]]:
+        """Judge published-format transcripts from a JSONL file (``speclab judge FILE --suite
+        agentic_published``): ``harmful`` from the world rules, and with ``judge_base_url``
+        (an OpenAI-compatible endpoint) ``classifier_verdict`` from ``published_classifier``
+        and ``parity`` from the published gates; without it both are null. Nothing is stored.
+        """
+        from engine.evals.published.config import PublishedEvalConfig
+        from engine.evals.published.evaluate import make_classifier
+        from engine.evals.published.transcripts import judge_transcripts, read_transcripts
+
+        lines = read_transcripts(data, source)
+        classifier = None
+        if judge_base_url:
+            config = PublishedEvalConfig(
+                classifier="published_classifier",
+                judge_base_url=judge_base_url,
+                judge_model=judge_model,
+            )
+            classifier = make_classifier(config)
+        return judge_transcripts(lines, classifier)
+
     def validate_agentic_judge(
         self,
         *,
@@ -1245,6 +1903,46 @@ class Service:
         return rejudge.validate(lines, first, settle_with, source=source)
 
     # -- corpora
+
+    def published_rates(
+        self, study_id: int, *, study: e.Study | None = None
+    ) -> list[PublishedCell]:
+        """Per variant × arm cell, the ``agentic_published`` suite's three rates (``harmful``,
+        ``classifier_verdict``, ``parity``) with intervals and n, the agreement between them,
+        and the headline its stages score by; pooled over seeds from the stored metrics. A
+        verdict nobody judged (no LLM judge configured) is ``None``, never estimated. Cells
+        without a finished stage of the suite are left out; a study without it gives [].
+        """
+        from engine.evals.published import rates
+
+        study = study or self.get_study(study_id)
+        kind = SUITES[rates.SUITE]
+        cells: dict[tuple[str, str], dict[int, Stage]] = {}
+        for run in study.runs:
+            for stage in run.stages:
+                if stage.kind == kind and stage.state == "succeeded":
+                    cells.setdefault((run.variant_name, run.arm), {})[stage.id] = stage
+        if not cells:
+            return []
+        names = [rates.metric_name(v) for v in rates.VERDICTS]
+        names += [rates.agreement_name(p) for p in rates.AGREEMENTS]
+        ids = sorted({i for stages in cells.values() for i in stages})
+        by_stage: dict[int, dict[str, tuple[float, int]]] = {}
+        for point in self.stage_metrics(ids, names):
+            if point.stage_id is not None:
+                by_stage.setdefault(point.stage_id, {})[point.name] = (point.value, point.n or 0)
+        out = []
+        for (variant, arm), stages in cells.items():
+            metrics: dict[str, list[tuple[float, int]]] = {}
+            for stage_id in stages:
+                for name, value_n in by_stage.get(stage_id, {}).items():
+                    metrics.setdefault(name, []).append(value_n)
+            headlines = [
+                str((st.config.get("config") or {}).get("headline", "harmful"))
+                for st in stages.values()
+            ]
+            out.append(rates.cell(variant, arm, headlines, metrics))
+        return out
 
     def corpus_balance(self, study_id: int, *, study: e.Study | None = None) -> list[CorpusBalance]:
         """How the MSM corpora of a study's variants compare in length and rule exposure.
@@ -1304,7 +2002,8 @@ class Service:
     ) -> list[dict[str, Any]]:
         """The documents a ``gen_docs`` stage with these settings writes (same code path):
         ``spec`` is ``NAME[@VERSION]``; ``overrides`` are gen_docs settings over the preset;
-        ``model`` (default: the built-in one) writes them when the generator is ``model``."""
+        ``model`` (default: the built-in one) writes them when the generator is ``model`` or
+        ``sdf`` (unless the settings' ``generator_model`` names another)."""
         from engine.stages.gen_docs import variant_clauses, write_corpus
         from engine.train.registry import BUILTIN_ID
 
@@ -1312,16 +2011,18 @@ class Service:
         config = with_overrides(
             presets.preset(preset).for_kind("gen_docs"), overrides or {}, where="set"
         )
-        model_dir = None
-        if config.generator == "model":
+
+        def local(model_id: str) -> str:
             from engine.train import builtin_model, registry
 
-            model_id = model or BUILTIN_ID
             ref = registry.resolve(model_id, self.settings)
             if ref.source == "builtin" and not registry.is_prepared(self.settings, model_id):
                 builtin_model.prepare(self.settings, model_id=model_id)
-            model_dir = str(ref.path) if ref.path is not None else ref.id
-        return write_corpus(variant_clauses(var, version), config, model_dir=model_dir)
+            return str(ref.path) if ref.path is not None else ref.id
+
+        return write_corpus(
+            variant_clauses(var, version), config, model=model or BUILTIN_ID, resolve_model=local
+        )
 
     def corpus_card(self, rows: Sequence[Mapping[str, Any]], spec: str, variant: str) -> CorpusCard:
         """The card of documents written about ``variant`` of ``spec`` (``NAME[@VERSION]``)."""

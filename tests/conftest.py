@@ -8,6 +8,7 @@ reachable the PostgreSQL half is skipped, except under CI (``CI=true``), where i
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import pytest
 import streamlit as st
+from s3server import S3Server, s3_server
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from streamlit.testing.v1 import AppTest
@@ -119,6 +121,22 @@ def seeded(service: Service) -> Service:
     """A service whose database holds the built-in example spec and its variants."""
     service.seed_builtin()
     return service
+
+
+@pytest.fixture
+def sqlite_service(tmp_path: Path) -> Service:
+    """A migrated, seeded SQLite home with a short lease (3 s) and heartbeat (0.2 s), for
+    tests that kill real worker processes and wait for the lease to run out."""
+    settings = Settings(
+        home=tmp_path / "home",
+        database_url=f"sqlite:///{tmp_path / 'speclab.db'}",
+        lease_seconds=3.0,
+        heartbeat_seconds=0.2,
+        user="tester",
+    )
+    svc = Service(settings)
+    svc.init(prepare_model=False, log=lambda _msg: None)
+    return svc
 
 
 def worker_env(settings: Settings, **extra: str) -> dict[str, str]:
@@ -244,3 +262,53 @@ def open_app(page: str | None = None, **query: str) -> AppTest:
         at.switch_page(page).run()
         assert not at.exception, at.exception
     return at
+
+
+# -- a real S3-compatible object store ------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def s3() -> Iterator[S3Server]:
+    """A real S3-compatible server (moto) on a loopback port with a bucket, for one module.
+    Start it before a Ray cluster that needs it: the nodes inherit the credentials it exports."""
+    with s3_server() as server:
+        yield server
+
+
+# -- a real model server -------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def model_server(model: Path, home: Path, timeout: float = 120) -> Iterator[str]:
+    """``with model_server(MODEL, HOME) as url``: ``speclab serve-model MODEL`` on a free
+    loopback port, its ``/v1`` URL once it answers; stopped on leaving the block. One torch
+    thread: on a loaded 2-core machine more made each request ~15x slower."""
+    import socket
+    import time
+
+    from engine.backends.openai_backend import OpenAIBackend
+    from engine.errors import EndpointError
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    env = {**os.environ, "SPECLAB_HOME": str(home), "OMP_NUM_THREADS": "1"}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "engine.cli", "serve-model", str(model), "--port", str(port)],
+        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        url = f"http://127.0.0.1:{port}/v1"
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                OpenAIBackend(url, "m", max_retries=0, timeout=2).list_models()
+                break
+            except EndpointError:
+                assert server.poll() is None, server.communicate()[0]
+                assert time.monotonic() < deadline, "the model server never answered"
+                time.sleep(0.3)
+        yield url
+    finally:
+        server.terminate()
+        server.communicate(timeout=30)

@@ -9,15 +9,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import model_server
 
 from engine.backends.base import GenerationParams, Message
 from engine.cli import main as cli_main
@@ -776,37 +775,13 @@ def test_run_agentic_without_llm_leaves_uncertain_unscored() -> None:
     assert any("uncertain" in n for n in result.notes)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_llm_judge_flow_against_serve_model(tiny_model_dir: Path, tmp_path: Path) -> None:
     # Guards the LLM-judge plumbing end to end: `speclab serve-model` on a loopback port,
     # `speclab judge --judge-base-url` settles only the uncertain line, and the output stores
     # both verdicts and the judge prompt version (the tiny model's verdicts are noise); then
     # qa_llm through the same endpoint.
-    port = _free_port()
     env = {**os.environ, "SPECLAB_HOME": str(tmp_path / "home")}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "engine.cli", "serve-model", str(tiny_model_dir), "--port", str(port)],
-        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    try:
-        from engine.backends.openai_backend import OpenAIBackend
-        from engine.errors import EndpointError
-
-        url = f"http://127.0.0.1:{port}/v1"
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                OpenAIBackend(url, "m", max_retries=0, timeout=2).list_models()
-                break
-            except EndpointError:
-                assert server.poll() is None, server.communicate()[0]
-                assert time.monotonic() < deadline, "the model server never answered"
-                time.sleep(0.3)
+    with model_server(tiny_model_dir, tmp_path / "home") as url:
         facts = _facts(SAB)
         rows = [
             {"id": "sure", "condition": SAB, "sample_index": 0, "response": _fill("<run_command>{monitor_cli} pause</run_command>", facts)},
@@ -837,9 +812,6 @@ def test_llm_judge_flow_against_serve_model(tiny_model_dir: Path, tmp_path: Path
         (qa,) = (json.loads(x) for x in done.stdout.splitlines())
         assert qa["id"] == "q" and qa["judge"] == "qa_llm@qa-llm-v1"
         assert qa["score"] is None or 0 <= qa["score"] <= 10
-    finally:
-        server.terminate()
-        server.communicate(timeout=30)
 
 
 def test_interpretation_is_bounded() -> None:

@@ -39,7 +39,7 @@ def test_new_study_shows_every_setting_with_its_help(svc: Service) -> None:
     row = settings[(settings["stage"] == "aft") & (settings["setting"] == "max_steps")].iloc[0]
     assert row["value"] == "12" and "optimizer steps" in row["help"]
     assert set(settings["stage"]) == {
-        "gen_docs", "midtrain", "gen_demos", "aft", "eval_qa", "eval_agentic",
+        "gen_docs", "midtrain", "gen_demos", "aft", "eval_qa", "eval_agentic", "eval_published",
     }  # fmt: skip
 
 

@@ -27,7 +27,7 @@ def test_report_page_share_link_and_revocation(svc: Service) -> None:
     assert list(headline.index.get_level_values("variant")) == [
         r["variant"] for r in snapshot["table"]
     ]
-    assert len(at.get("download_button")) == 3
+    assert len(at.get("download_button")) == 4  # HTML, CSV, JSON and HTML with samples
     at.button(key="share").click().run()
     token_line = next(c.value for c in at.code if c.value.startswith("?share="))
     token = token_line.removeprefix("?share=")

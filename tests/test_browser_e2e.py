@@ -2,7 +2,9 @@
 `speclab serve` on a loopback port. Launch a small study on the built-in model from the New
 study page, wait for it, open the study, freeze a report, open its share link in a fresh
 browser context and check the numbers shown equal those in the database; a revoked link shows
-an access-denied page. Screenshots of every step go to test-artifacts/e2e/."""
+an access-denied page; a sample's permalink opens it; two runs answer one prompt side by side
+on the Playground. Screenshots
+of every step go to test-artifacts/e2e/."""
 
 from __future__ import annotations
 
@@ -155,7 +157,7 @@ def test_launch_freeze_share_revoke_in_a_browser(server: tuple[str, Service]) ->
 
         # The study's bookmarkable URL (what the "Open the study" link points at).
         page.goto(f"{base}/study?study={study.id}")
-        expect(page.get_by_text("Paired comparisons")).to_be_visible()
+        expect(page.get_by_text("Paired comparisons", exact=True)).to_be_visible()
         page.wait_for_timeout(1500)
         page.screenshot(path=SHOTS / "03-study.png", full_page=True)
         page.get_by_role("button", name="Freeze report").click()
@@ -195,4 +197,30 @@ def test_launch_freeze_share_revoke_in_a_browser(server: tuple[str, Service]) ->
         expect(viewer.get_by_text("Access denied")).to_be_visible()
         expect(viewer.get_by_text("revoked")).to_be_visible()
         viewer.screenshot(path=SHOTS / "07-revoked.png", full_page=True)
+
+        # A sample's permalink opens that one sample, with its link to copy.
+        run = svc.get_study(study.id).runs[0]
+        (sample,), _ = svc.eval_samples(run.id, suite="agentic", limit=1)
+        page.goto(f"{base}/samples?sample={sample.id}")
+        expect(page.get_by_text(f"sample {sample.id} of run")).to_be_visible()
+        expect(page.locator("code").filter(has_text=f"samples?sample={sample.id}")).to_be_visible()
+        expect(page.get_by_text(sample.condition).first).to_be_visible()
+        page.screenshot(path=SHOTS / "08-sample-permalink.png", full_page=True)
+
+        # The Playground: two runs' models answer one typed prompt, side by side, generated
+        # by the dashboard's worker (the study page links here with ?runs=a,b).
+        first, second = (r.id for r in svc.get_study(study.id).runs[:2])
+        page.goto(f"{base}/playground?runs={first},{second}")
+        expect(page.get_by_text("Runs (two or more)")).to_be_visible()
+        page.get_by_role("textbox", name="User message").fill("Say hello in five words.")
+        tokens = page.get_by_role("spinbutton", name="Max new tokens")
+        tokens.fill("12")
+        page.get_by_role("button", name="Ask").click()
+        expect(page.get_by_text("Queued as job")).to_be_visible()
+        expect(page.get_by_text("typed prompt · 2 runs · succeeded")).to_be_visible(timeout=300_000)
+        for run_id in (first, second):
+            expect(page.get_by_text(f"#{run_id} ").first).to_be_visible()
+        page.screenshot(path=SHOTS / "09-playground.png", full_page=True)
+        (asked,) = svc.playground_sessions()
+        assert asked.state == "succeeded" and [r.run_id for r in asked.replies] == [first, second]
         browser.close()

@@ -119,7 +119,7 @@ def test_stage_table_and_settings_from_the_cli(home: Path) -> None:
     # Guards the one table of stage kinds and the help texts every setting carries.
     table = json.loads(run(home, "stages", "--json").stdout)
     assert [k["kind"] for k in table] == [
-        "gen_docs", "midtrain", "gen_demos", "aft", "eval_qa", "eval_agentic",
+        "gen_docs", "midtrain", "gen_demos", "aft", "eval_qa", "eval_agentic", "eval_published",
     ]  # fmt: skip
     aft = next(k for k in table if k["kind"] == "aft")
     assert aft["inputs"] == {"demos": ["gen_demos"], "base": ["midtrain"]}

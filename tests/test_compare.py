@@ -298,7 +298,10 @@ def test_snapshot_round_trips_with_charts_and_capsule(known: tuple[Service, int]
         "loss_curves", "omitted_pairs", "instruments", "capsule", "charts",
     ]  # fmt: skip
     assert snapshot["format_version"] == 2 and snapshot["title"] == "Known numbers"
-    assert set(snapshot["study"]) == {"id", "name", "spec", "status", "created_by", "created_at"}
+    assert set(snapshot["study"]) == {
+        "id", "name", "spec", "status", "created_by", "created_at", "model",
+    }  # fmt: skip
+    assert snapshot["study"]["model"] == ""  # one model: none named
     row = next(r for r in typed.table if (r.variant, r.arm) == ("values", "msm+aft"))
     assert row.n_agentic == 20 and row.harmful_rate == 0.1 and row.seeds == 1
     assert row.n_qa == 8 and row.qa_score == pytest.approx(7.0)

@@ -186,6 +186,7 @@ PAGES = {
     "run": ("views/run.py", lambda s: {"run": str(s.run_id)}),
     "samples": ("views/samples.py", lambda s: {"run": str(s.run_id)}),
     "jobs": ("views/runs.py", lambda s: {"job": str(s.job_id)}),
+    "data": ("views/data.py", lambda s: {}),
 }
 
 

@@ -9,11 +9,8 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
@@ -22,18 +19,17 @@ from typing import Any
 
 import pytest
 from conftest import worker_env
+from raycluster import Dispatchers, ray_cluster
 
 from db import jobs as jobstore
 from db import workers as workerstore
 from db.session import Database
 from engine.config import Settings
 from engine.jobs.executors import get_executor
-from engine.jobs.ray_executor import RayExecutor, run_slots
+from engine.jobs.ray_executor import RayExecutor
 
 ray = pytest.importorskip("ray")
-from ray.cluster_utils import Cluster  # noqa: E402  (after the importorskip above)
 
-REPO = Path(__file__).resolve().parent.parent
 PLUGINS = ("plugins.ray_kinds",)
 
 
@@ -46,34 +42,8 @@ class RayCluster:
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[RayCluster]:
-    saved = {k: os.environ.get(k) for k in ("RAY_AUTH_MODE", "RAY_TMPDIR", "PYTHONPATH")}
-    # Short path: Ray puts unix sockets under it, and those are limited to ~107 characters.
-    tmp = tempfile.mkdtemp(prefix="speclab-ray-")
-    os.environ["RAY_AUTH_MODE"] = "disabled"  # a loopback-only test cluster
-    os.environ["RAY_TMPDIR"] = tmp
-    # The nodes' worker processes import the engine and the test kinds, as an installed
-    # SpecLab on every node of a real cluster would.
-    os.environ["PYTHONPATH"] = os.pathsep.join(
-        [str(REPO), str(REPO / "tests"), saved["PYTHONPATH"] or ""]
-    )
-    common = {"temp_dir": os.path.join(tmp, "ray")}
-    c = Cluster(
-        initialize_head=True,
-        head_node_args={**common, "num_cpus": 1, "num_gpus": 0, "include_dashboard": False},
-    )
-    try:
-        gpu = c.add_node(**common, num_cpus=1, num_gpus=1)
-        ray.init(address=c.address, logging_level="WARNING")
-        yield RayCluster(address=c.address, head=c.head_node.node_id, gpu_node=gpu.node_id)
-    finally:
-        ray.shutdown()
-        c.shutdown()
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-        shutil.rmtree(tmp, ignore_errors=True)
+    with ray_cluster({"num_cpus": 1, "num_gpus": 0}, [{"num_cpus": 1, "num_gpus": 1}]) as c:
+        yield RayCluster(address=c.address, head=c.head, gpu_node=c.ids()[0])
 
 
 @pytest.fixture
@@ -96,33 +66,6 @@ def database(settings: Settings) -> Iterator[Database]:
     database = Database(settings.database_url)
     yield database
     database.dispose()
-
-
-class Dispatchers:
-    """``slots`` burst workers with the Ray executor, run in a background thread."""
-
-    def __init__(self, settings: Settings, database: Database, slots: int) -> None:
-        self.done: list[int] = []
-        self.thread = threading.Thread(
-            target=lambda: self.done.append(
-                run_slots(
-                    settings,
-                    database,
-                    slots,
-                    executor=RayExecutor(settings.ray_address, poll_seconds=0.1),
-                    install_signals=False,
-                    burst=True,
-                    poll_seconds=0.1,
-                )
-            ),
-            daemon=True,
-        )
-        self.thread.start()
-
-    def join(self, seconds: float = 180) -> int:
-        self.thread.join(seconds)
-        assert not self.thread.is_alive(), "the workers did not finish"
-        return self.done[0]
 
 
 def _wait(condition: Callable[[], Any], seconds: float = 180) -> Any:

@@ -10,7 +10,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 from conftest import worker_env
 
 from db import jobs as jobstore
@@ -39,22 +38,6 @@ def _tree_hash(folder: Path) -> str:
         if p.is_file():
             h.update(p.name.encode() + p.read_bytes())
     return h.hexdigest()
-
-
-@pytest.fixture
-def sqlite_service(tmp_path: Path, tiny_model_dir: Path) -> Service:
-    from engine.config import Settings
-
-    settings = Settings(
-        home=tmp_path / "home",
-        database_url=f"sqlite:///{tmp_path / 'speclab.db'}",
-        lease_seconds=3.0,
-        heartbeat_seconds=0.2,
-        user="tester",
-    )
-    svc = Service(settings)
-    svc.init(prepare_model=False)
-    return svc
 
 
 def test_msm_then_aft_trains_lora_and_caches(sqlite_service: Service, tiny_model_dir: Path) -> None:

@@ -48,9 +48,18 @@ arms = st.multiselect(
 )
 c3, c4, c5 = st.columns(3)
 seeds_text = c3.text_input("Seeds (comma-separated)", value="0", key="seeds")
-model = c4.text_input("Base model", value="builtin:smollm2-135m-instruct", key="model")
+model = c4.text_input(
+    "Base model(s)",
+    value="builtin:smollm2-135m-instruct",
+    key="model",
+    help="several, comma-separated: each model is its own set of runs, and variants are "
+    "compared within each model",
+)
+models = [m.strip() for m in model.split(",") if m.strip()]
 preset = c5.selectbox("Preset", list(PRESETS), key="preset")
-evals = st.multiselect("Evaluation suites", list(SUITES), default=list(SUITES), key="evals")
+# Preselected: the study file's default suites (agentic_published is opt-in: it is a long run).
+default_evals = list(StudyConfig.__dataclass_fields__["evals"].default)
+evals = st.multiselect("Evaluation suites", list(SUITES), default=default_evals, key="evals")
 overrides_text = st.text_area(
     "Overrides (YAML or JSON: stage → settings)",
     value="{}",
@@ -92,7 +101,7 @@ try:
             "variants": variants,
             "arms": arms,
             "seeds": seeds,
-            "model": model,
+            **({"models": models} if len(models) > 1 else {"model": model.strip()}),
             "preset": preset,
             "evals": evals,
             "overrides": overrides,

@@ -32,7 +32,7 @@ st.caption("A report never changes: later runs do not alter these numbers.")
 render_snapshot(report.snapshot, key="report")
 
 st.subheader("Download")
-c1, c2, c3 = st.columns(3)
+c1, c2, c3, c4 = st.columns(4)
 for col, fmt, mime in (
     (c1, "html", "text/html"),
     (c2, "csv", "text/csv"),
@@ -42,6 +42,13 @@ for col, fmt, mime in (
         f"{fmt.upper()}", svc.export_report(report.id, fmt), file_name=f"report-{report.id}.{fmt}",
         mime=mime, key=f"dl_{fmt}",
     )  # fmt: skip
+# Built only when asked for: it reads every sample of the study.
+c4.download_button(
+    "HTML with samples", lambda: svc.export_report(report.id, "bundle"),
+    file_name=f"report-{report.id}-with-samples.html", mime="text/html", key="dl_bundle",
+    help="One self-contained file: the report and every sample, opens from disk",
+    on_click="ignore",
+)  # fmt: skip
 
 st.subheader("Share")
 author = require_author("share reports")

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import functools
+
 import altair as alt
 import pandas as pd
 import streamlit as st
 
 from app.state import literal, query_int, service
 from engine.errors import SpecLabError
-from engine.service import Run, Stage
+from engine.service import SUITES, Run, Stage
 
 svc = service()
 st.title("Run")
@@ -23,6 +25,9 @@ try:
 except SpecLabError as exc:
     st.error(literal(str(exc)))
     st.stop()
+imported = svc.run_imported_from(run)
+if imported:
+    st.info(literal(imported))
 
 STATE_COLOURS = {
     "succeeded": "#c8e6c9",
@@ -140,6 +145,36 @@ else:
         key="scorecard_table",
     )
     st.page_link("views/samples.py", label="Browse samples", query_params={"run": str(run.id)})
+    # Inspect eval logs, one per suite with results; built only when a button is clicked.
+    suites = sorted({p.name.split(".", 1)[0] for p in points} & set(SUITES))
+    for col, suite in zip(st.columns(max(len(suites), 1)), suites, strict=False):
+        col.download_button(
+            f"Inspect log: {suite}",
+            data=functools.partial(svc.export_inspect, run.id, suite, "eval"),
+            file_name=svc.inspect_file_name(run.id, suite, "eval"),
+            mime="application/zip",
+            key=f"inspect_{suite}",
+            help="An Inspect eval log of this suite's samples and scores (opens in inspect view)",
+        )
+    # Any two runs side by side, e.g. an imported Inspect log beside a SpecLab run.
+    other = st.number_input("Compare beside run (id)", min_value=0, value=0, step=1, key="beside")
+    if other:
+        try:
+            beside = svc.rates_beside([run.id, int(other)])
+        except SpecLabError as exc:
+            st.error(literal(str(exc)))
+        else:
+            st.dataframe(
+                pd.DataFrame(
+                    [
+                        {"run": r.label, "imported": r.imported, "metric": r.metric,
+                         "value": r.value, "ci_low": r.ci_low, "ci_high": r.ci_high, "n": r.n}
+                        for r in beside
+                    ]
+                ),
+                hide_index=True,
+                key="beside_table",
+            )  # fmt: skip
 
 st.subheader("Data")
 for s in run.stages:
@@ -152,6 +187,25 @@ for s in run.stages:
             continue
         with st.expander(f"{ds.kind}: {literal(ds.name)} — {ds.n_rows} rows"):
             st.dataframe(pd.DataFrame(ds.preview), hide_index=True)
+            # Demonstrations a model wrote: what the filter kept, and why it rejected the rest.
+            demo_filter = ds.provenance.get("filter")
+            if isinstance(demo_filter, dict):
+                st.text(
+                    f"Written from variant {ds.provenance.get('variant', '?')}: kept "
+                    f"{demo_filter.get('kept')} of {demo_filter.get('prompts')} "
+                    f"(judge: {demo_filter.get('judge')})"
+                )
+                reasons = demo_filter.get("reasons") or {}
+                st.dataframe(
+                    pd.DataFrame(
+                        [
+                            {"reason": r, "rejected": n, "meaning": reasons.get(r, "")}
+                            for r, n in (demo_filter.get("rejected") or {}).items()
+                        ],
+                        columns=["reason", "rejected", "meaning"],
+                    ),
+                    hide_index=True,
+                )
 
 st.subheader("Artifacts")
 rows = [
@@ -162,7 +216,7 @@ rows = [
         "bytes": a.artifact.bytes,
         "MB": round(a.artifact.bytes / 1e6, 2),
         "sha256": a.artifact.sha256[:16],
-        "path": str(svc.artifacts.path(a.artifact)),
+        "path": svc.artifacts.location_of(a.artifact),
     }
     for s in run.stages
     for a in s.artifacts

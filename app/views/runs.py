@@ -72,6 +72,7 @@ def live_queue() -> None:
     if not jobs:
         st.info("No jobs match.")
         return
+    nodes = svc.job_nodes([j.id for j in jobs])
     st.dataframe(
         pd.DataFrame(
             [
@@ -85,6 +86,7 @@ def live_queue() -> None:
                     "attempt": f"{j.attempts}/{j.max_attempts}",
                     "waits on": ", ".join(map(str, j.depends_on)),
                     "worker": j.worker_id or "",
+                    "node": nodes.get(j.id, ""),
                     "error": j.error,
                     "created": j.created_at.strftime("%Y-%m-%d %H:%M:%S"),
                 }
@@ -100,6 +102,57 @@ def live_queue() -> None:
 
 
 live_queue()
+
+
+@st.fragment(run_every=REFRESH_SECONDS * 5)
+def cluster_panel() -> None:
+    view = svc.cluster()
+    st.subheader("Cluster")
+    if view.problem:
+        st.warning(literal(view.problem))
+    if view.executor == "ray" and view.gpus_total == 0:
+        st.info("No GPU in the cluster: stages that declare a GPU wait until a GPU node joins.")
+    if view.nodes:
+        st.dataframe(
+            pd.DataFrame(
+                [
+                    {
+                        "node": n.name,
+                        "alive": n.alive,
+                        "CPUs": "" if n.cpus is None else f"{n.cpus_used:g} / {n.cpus:g} in use",
+                        "GPUs": "" if n.gpus is None else f"{n.gpus_used:g} / {n.gpus:g} in use",
+                        "memory GB": "" if n.memory_gb is None else n.memory_gb,
+                        "running jobs": ", ".join(map(str, n.jobs)),
+                    }
+                    for n in view.nodes
+                ]
+            ),
+            hide_index=True,
+            key="cluster_table",
+        )
+    else:
+        st.caption(f"No job is running on any node (executor: {view.executor}).")
+    if view.waiting:
+        st.caption("Claimed jobs waiting for a node with the resources they declare:")
+        st.dataframe(
+            pd.DataFrame(
+                [
+                    {
+                        "job": w.job_id,
+                        "job kind": w.kind,
+                        "needs": f"{w.needs.cpus:g} CPU, {w.needs.gpus:g} GPU, "
+                        f"{w.needs.memory_gb:g} GB",
+                        "message": w.message,
+                    }
+                    for w in view.waiting
+                ]
+            ),
+            hide_index=True,
+            key="waiting_table",
+        )
+
+
+cluster_panel()
 
 st.subheader("Job detail")
 # The job id comes from the URL, where anyone can type anything.
@@ -158,6 +211,7 @@ if job_id:
                         "to": ev.to_state,
                         "attempt": ev.attempt,
                         "worker": ev.worker_id or "",
+                        "node": ev.node,
                         "message": ev.message,
                     }
                     for ev in events

@@ -83,3 +83,39 @@ def live_study() -> None:
 
 
 live_study()
+
+st.subheader("Trend across studies")
+st.caption(
+    "One number per cell across the studies on one spec, each computed as its study page "
+    "computes it (that study's headline judge, seeds pooled), oldest study first."
+)
+if st.toggle("Show the trend", key="trend_on"):
+    specs = sorted({s.spec_ref.partition("@")[0] for s in studies})
+    metrics = svc.trend_metrics()
+    c1, c2 = st.columns(2)
+    spec = c1.selectbox("Spec", specs, key="trend_spec")
+    metric = c2.selectbox(
+        "Number", list(metrics), format_func=lambda k: metrics[k], key="trend_metric"
+    )
+    points, chart = svc.spec_trend(spec, metric)
+    if not any(p.value is not None for p in points):
+        st.info("No study on this spec has this number yet.")
+    else:
+        st.vega_lite_chart(chart, width="stretch")
+        st.dataframe(
+            pd.DataFrame(
+                [
+                    {
+                        "study": f"#{p.study_id} {p.study}",
+                        "cell": p.cell,
+                        "value": None if p.value is None else round(p.value.estimate, 3),
+                        "interval": p.interval,
+                        "n": None if p.value is None else p.value.n,
+                        "judge": p.judge,
+                    }
+                    for p in points
+                ]
+            ),
+            hide_index=True,
+            key="trend_table",
+        )

@@ -12,7 +12,10 @@ Format history:
   no ``omitted_pairs``. Read by upgrading: its capsule's known keys are parsed and the rest
   kept in :attr:`Capsule.extra`.
 * **2** — this module: a typed capsule (``null`` in a live snapshot; it is computed when a
-  report is frozen) and ``omitted_pairs``.
+  report is frozen) and ``omitted_pairs``. Added since, optional (older snapshots of format 2
+  read without them): the ``instruments`` section and ``study.model`` (the base model
+  compared, in a study of several; ``""`` otherwise); in each instruments row, the
+  ``heldout_*`` figures (read as "not measured on a held-out set").
 
 User text read from a snapshot (titles, names, labels) has its bidirectional control
 characters removed (:mod:`engine.compare.bidi`), so no reader can be made to show it reordered.
@@ -84,6 +87,9 @@ class StudyRef:
     """Who launched the study."""
     created_at: str
     """When the study was launched, ISO 8601."""
+    model: str = ""
+    """The base model whose runs are compared, for a study of several models ("" = the
+    study's only model; optional in format 2: older snapshots read as "")."""
 
 
 @dataclass(frozen=True)
@@ -230,6 +236,15 @@ class InstrumentRow:
     """Agentic judges: share of meaning-dependent cases left ``uncertain``."""
     note: str
     """Why a number is missing, or which version was measured."""
+    heldout_set: str = ""
+    """The held-out labelled set also measured on ("" when none; optional: older
+    snapshots read as not measured)."""
+    heldout_n: int = 0
+    """Held-out (unambiguous) cases used."""
+    heldout_accuracy: float | None = None
+    """Share of held-out cases judged as labelled."""
+    heldout_kappa: float | None = None
+    """Cohen's kappa on the held-out set."""
 
 
 @dataclass(frozen=True)
@@ -337,6 +352,7 @@ class Snapshot:
     WITHIN_NOISE: ClassVar[str] = WITHIN_NOISE
     BEYOND_NOISE: ClassVar[str] = BEYOND_NOISE
     MIN_CELL_N: ClassVar[int] = MIN_CELL_N
+    TOO_SMALL: ClassVar[str] = TOO_SMALL
 
     def detectable(self, row: ComparisonRow) -> float:
         """The smallest difference ``row``'s test could detect with 80% power at Holm's
@@ -478,6 +494,7 @@ def write_snapshot(
             status=study.status,
             created_by=clean(study.created_by),
             created_at=study.created_at.isoformat(),
+            model=clean(comparison.model or ""),
         ),
         table=tuple(table),
         comparisons=comparisons,
@@ -578,6 +595,8 @@ _ROWS: dict[str, tuple[type, dict[str, Reader]]] = {
         {
             "suite": _text, "judge": _text, "labelled_set": _text, "n": _count,
             "accuracy": _number, "kappa": _number, "uncertain_rate": _number, "note": _text,
+            "heldout_set": _text, "heldout_n": _count, "heldout_accuracy": _number,
+            "heldout_kappa": _number,
         },
     ),
     "loss_curves": (
@@ -602,6 +621,7 @@ Row = TypeVar("Row")
 
 def _rows(plain: Mapping[str, Json], section: str) -> tuple[Any, ...]:
     cls, readers = _ROWS[section]
+    optional = {f.name for f in dataclasses.fields(cls) if f.default is not dataclasses.MISSING}
     rows = plain[section]
     if not isinstance(rows, list):
         raise _fail("must be a list of rows", section)
@@ -613,6 +633,8 @@ def _rows(plain: Mapping[str, Json], section: str) -> tuple[Any, ...]:
         values = {}
         for key, read in readers.items():
             if key not in row:
+                if key in optional:  # a field added later: older snapshots lack it
+                    continue
                 raise _fail("missing", f"{where}.{key}")
             values[key] = read(row[key], f"{where}.{key}")
         out.append(cls(**values))
@@ -759,7 +781,9 @@ def read_snapshot(data: object) -> Snapshot:
     return Snapshot(
         title=neutralise(plain["title"]),
         study=StudyRef(
-            id=study_id, **{k: str(r(study[k], f"study.{k}")) for k, r in _STUDY.items()}
+            id=study_id,
+            **{k: str(r(study[k], f"study.{k}")) for k, r in _STUDY.items()},
+            model=str(_text(study.get("model", ""), "study.model")),
         ),
         table=_rows(plain, "table"),
         comparisons=_rows(plain, "comparisons"),

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -44,6 +45,8 @@ from engine.compare.cells import (
 )
 from engine.errors import InputError
 from engine.evals import stats
+from engine.evals.conditions import FACETS, condition_facets
+from engine.evals.headline import headline_tags
 from engine.evals.stats import Interval, PairedComparison
 
 if TYPE_CHECKING:
@@ -87,6 +90,11 @@ class StudyComparison:
         clauses: per cell and clause, the spec-QA score.
         loss_curves: training losses per run and training stage.
         omitted_pairs: default pairs left out of the family by the comparison cap.
+        model: the base model whose runs are compared (``None``: the study has one).
+        models: every base model of the study, in launch order.
+        suite_tags: suite → the stored suite tag its numbers were read from: the suite itself
+            (the verdicts the study ran with) or a re-judged tag such as ``agentic~agentic_llm``
+            (see :mod:`engine.evals.headline`).
     """
 
     study: StudyInfo
@@ -96,6 +104,9 @@ class StudyComparison:
     clauses: tuple[ClauseScore, ...]
     loss_curves: tuple[LossPoint, ...]
     omitted_pairs: int = 0
+    model: str | None = None
+    models: tuple[str, ...] = ()
+    suite_tags: Mapping[str, str] = dataclass_field(default_factory=dict)
 
     def cell(self, variant: str, arm: str) -> Cell | None:
         return next((c for c in self.cells if c.key == (variant, arm)), None)
@@ -120,6 +131,7 @@ def compare_study(
     study_id: int,
     pairs: Sequence[tuple[CellKey, CellKey]] | None = None,
     seed: int = 0,
+    model: str | None = None,
 ) -> StudyComparison:
     """Compare the cells of a study with intervals, paired tests and Holm's adjustment.
 
@@ -129,17 +141,27 @@ def compare_study(
         pairs: (A, B) cells to compare, each ``(variant, arm)``; B − A is reported. Default:
             :func:`~engine.compare.cells.default_pairs`.
         seed: seed of every resampling, so the same data always gives the same numbers.
+        model: for a study of several base models, the one whose runs are compared (cells
+            never pool runs of different models); ``None``: its first model.
 
     Raises:
         NotFoundError: no such study.
-        InputError: a requested pair names a cell the study does not have.
+        InputError: a requested pair names a cell the study does not have, or ``model`` is
+            not one of the study's.
     """
     with db.read() as s:
         header = store.study_header(s, study_id)
-        runs = store.run_summaries(
-            s, study_id, agentic=AGENTIC, spec_qa=SPEC_QA, harmful_at=HARMFUL_AT,
+        # Each suite's numbers come from the verdicts of the study's headline judge.
+        tags = headline_tags(header.config, (AGENTIC, SPEC_QA))
+        every_run = store.run_summaries(
+            s, study_id, agentic=tags[AGENTIC], spec_qa=tags[SPEC_QA], harmful_at=HARMFUL_AT,
             with_qa_items=True,
         )  # fmt: skip
+        # The models in the order of their first run; one study of several is compared
+        # within one model (filtered here and below, with no statement of its own).
+        models = tuple(dict.fromkeys(r.model for r in every_run))
+        model = _pick_model(models, model)
+        runs = [r for r in every_run if model is None or r.model == model]
         by_cell = _runs_by_cell(runs)
         suites_of = {
             key: [
@@ -159,13 +181,21 @@ def compare_study(
         else:
             chosen = [((a[0], a[1]), (b[0], b[1])) for a, b in pairs]
             _check_pairs(chosen, by_cell)
-        counts = store.condition_counts(s, study_id, suite=AGENTIC, harmful_at=HARMFUL_AT)
+        counts = store.condition_counts(
+            s, study_id, suite=tags[AGENTIC], harmful_at=HARMFUL_AT, model=model
+        )
         metrics = store.run_metrics(
-            s, study_id, names=(FC_METRIC, SOFT_METRIC, LOSS_METRIC), prefixes=(FC_METRIC + "/",)
+            s,
+            study_id,
+            names=(FC_METRIC, SOFT_METRIC, LOSS_METRIC),
+            prefixes=(FC_METRIC + "/",),
+            model=model,
         )
         needed = {x for a, b in chosen for x in suites_of[a] if x in suites_of[b]}
         scores = {
-            suite: _scores_by_cell(store.cell_scores(s, study_id, suite, match=MATCH[suite]))
+            suite: _scores_by_cell(
+                store.cell_scores(s, study_id, tags[suite], match=MATCH[suite], model=model)
+            )
             for suite in (AGENTIC, SPEC_QA)
             if suite in needed
         }
@@ -195,22 +225,47 @@ def compare_study(
         clauses=tuple(_clauses(runs, list(by_cell), seed)),
         loss_curves=tuple(_loss_curves(metrics, run_cell, run_seed)),
         omitted_pairs=omitted,
+        model=model,
+        models=models,
+        suite_tags=tags,
     )
 
 
+def _pick_model(models: Sequence[str], model: str | None) -> str | None:
+    """The model a comparison filters on: ``None`` for a one-model study (no filter), else
+    ``model`` (checked) or the study's first."""
+    if model is not None and model not in models:
+        raise InputError(
+            f"the study has no runs on model {model!r}; its models: {', '.join(models)}",
+            field="model",
+        )
+    if len(models) <= 1:
+        return None
+    return model or models[0]
+
+
 def flipped_samples(
-    db: Database, study_id: int, a: CellKey, b: CellKey, limit: int = 20
+    db: Database,
+    study_id: int,
+    a: CellKey,
+    b: CellKey,
+    limit: int = 20,
+    model: str | None = None,
 ) -> list[tuple[EvalSample, EvalSample]]:
     """Agentic samples whose verdict differs between cells A and B, side by side.
 
-    Samples are matched on condition, sample index and training seed, as in the comparison.
+    Samples are matched on condition, sample index and training seed, as in the comparison
+    (and within one base model of a study of several: ``model``, default its first).
     """
     if not 1 <= limit <= MAX_LIMIT:
         raise InputError(f"must be between 1 and {MAX_LIMIT}, got {limit}", field="limit")
     with db.read() as s:
-        store.study_header(s, study_id)  # NotFoundError for an unknown study
+        header = store.study_header(s, study_id)  # NotFoundError for an unknown study
+        suite = headline_tags(header.config, (AGENTIC,))[AGENTIC]
+        # Default: the study's first model, picked inside the statement (no extra query).
+        model = model if model is not None else store.FIRST_MODEL
         return store.flipped_samples(
-            s, study_id, a, b, suite=AGENTIC, match=MATCH[AGENTIC], limit=limit
+            s, study_id, a, b, suite=suite, match=MATCH[AGENTIC], limit=limit, model=model
         )
 
 
@@ -353,10 +408,13 @@ def _conditions(
     run_seed: Mapping[int, int],
     cells: Sequence[CellKey],
     seed: int,
+    group: Callable[[str], str] = str,
 ) -> list[ConditionRate]:
+    """Per cell and condition (or group of conditions: ``group`` maps a condition id to its
+    group's name), the pooled harmful rate."""
     grouped: dict[tuple[CellKey, str], dict[int, tuple[int, int]]] = defaultdict(dict)
     for c in counts:
-        per_seed = grouped[(run_cell[c.run_id], c.condition)]
+        per_seed = grouped[(run_cell[c.run_id], group(c.condition))]
         k, n = per_seed.get(run_seed[c.run_id], (0, 0))
         per_seed[run_seed[c.run_id]] = (k + c.harmful, n + c.n)
     order = {cell: i for i, cell in enumerate(cells)}
@@ -406,3 +464,51 @@ def _loss_curves(
             LossPoint(variant, arm, run_seed[run_id], p.stage_kind, p.step, p.value) for p in kept
         ]
     return out
+
+
+def grouped_conditions(
+    db: Database,
+    study_id: int,
+    by: str,
+    where: Mapping[str, Sequence[str]] | None = None,
+    seed: int = 0,
+    model: str | None = None,
+    suite: str = AGENTIC,
+) -> list[ConditionRate]:
+    """Per cell, the harmful rate of each value of one facet of the agentic conditions
+    (``scenario``, ``goal``, ``goal_value``, ``urgency``; ``condition`` = no grouping), pooled
+    over the conditions and seeds it covers the way the headline table pools a cell, and read
+    from the study's headline judge. ``where`` keeps only the conditions whose facets take one
+    of the listed values (``{"scenario": ["leak"]}``; an empty list keeps all). In a study
+    of several base models, only ``model``'s runs (default: its first model).
+
+    Raises:
+        InputError: an unknown facet.
+    """
+    where = {k: v for k, v in (where or {}).items() if v}
+    for field, facet in (("by", by), *((f"where.{k}", k) for k in where)):
+        if facet not in FACETS:
+            raise InputError(f"unknown facet {facet!r}; use {', '.join(FACETS)}", field=field)
+    with db.read() as s:
+        header = store.study_header(s, study_id)
+        tag = headline_tags(header.config, (suite,))[suite]
+        model = _pick_model(store.study_models(s, study_id), model)
+        runs = store.run_summaries(
+            s, study_id, agentic=tag, spec_qa=SPEC_QA, harmful_at=HARMFUL_AT, model=model
+        )
+        counts = store.condition_counts(s, study_id, suite=tag, harmful_at=HARMFUL_AT, model=model)
+    run_cell = {r.run_id: (r.variant, r.arm) for r in runs}
+    run_seed = {r.run_id: r.seed for r in runs}
+    kept = [
+        c
+        for c in counts
+        if all(condition_facets(c.condition).get(k) in v for k, v in where.items())
+    ]
+    return _conditions(
+        kept,
+        run_cell,
+        run_seed,
+        list(_runs_by_cell(runs)),
+        seed,
+        group=lambda condition: condition_facets(condition).get(by, "(none)"),
+    )

@@ -43,6 +43,7 @@ __all__ = [
     "dumps_jsonl",
     "load_builtin",
     "parse_demos_jsonl",
+    "split_reasoning",
     "strip_reasoning",
     "to_aft_rows",
 ]
@@ -187,6 +188,16 @@ def strip_reasoning(text: str) -> str:
     if split is None:
         return text
     return split[1]
+
+
+def split_reasoning(text: str) -> tuple[str, str]:
+    """``(reasoning, reply)`` of a generated text that may open with a reasoning block.
+
+    Text without a leading block is all reply (``("", text)``); a block opened and never
+    closed leaves no reply (``(reasoning, "")``), as in :func:`strip_reasoning`.
+    """
+    split = _split_reasoning(text)
+    return ("", text.strip()) if split is None else split
 
 
 def coverage(demos: Iterable[Demo]) -> dict[str, int]:

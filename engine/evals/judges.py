@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
+
+from engine.backends.base import GenerationParams, Message
+from engine.errors import SpecLabError
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,70 @@ class Judge(Protocol):
     suites: tuple[str, ...]
 
     def judge(self, items: Sequence[JudgeInput]) -> list[Verdict]: ...
+
+
+class ChatBackend(Protocol):
+    """The part of a generation backend an LLM judge uses."""
+
+    def chat(
+        self, conversations: Sequence[Sequence[Message]], params: GenerationParams
+    ) -> list[str]: ...
+
+
+class ChatJudge:
+    """What the LLM judges share: a chat backend, greedy generation settings, a cap on how
+    much of a reply the prompt quotes, and one batched call for a list of items. A subclass
+    writes :meth:`conversation` and reads the replies of :meth:`ask` into verdicts.
+
+    Args:
+        backend: anything with ``chat(conversations, params) -> list[str]``.
+        params: generation settings (default: greedy, :attr:`max_new_tokens` new tokens).
+        max_response_chars: longer replies are cut to this many characters in the prompt
+            (default :attr:`response_chars`).
+    """
+
+    name: str
+    prompt_version: str
+    suites: tuple[str, ...]
+    max_new_tokens: ClassVar[int] = 512
+    response_chars: ClassVar[int] = 6000
+
+    def __init__(
+        self,
+        backend: ChatBackend,
+        params: GenerationParams | None = None,
+        max_response_chars: int | None = None,
+    ) -> None:
+        self.backend = backend
+        self.params = params or GenerationParams(
+            max_new_tokens=self.max_new_tokens, temperature=0.0
+        )
+        self.max_response_chars = max_response_chars or self.response_chars
+
+    def conversation(self, item: JudgeInput) -> list[Message]:
+        """The chat messages the judge model is asked about ``item``."""
+        raise NotImplementedError
+
+    def quoted(self, response: str) -> str:
+        """``response`` as the prompt quotes it: cut at :attr:`max_response_chars`."""
+        if len(response) <= self.max_response_chars:
+            return response
+        return response[: self.max_response_chars] + "\n[…cut]"
+
+    def ask(self, items: Sequence[JudgeInput]) -> list[str]:
+        """The judge model's reply for each item, in order, from one batched call.
+
+        Raises:
+            SpecLabError: the backend returned another number of replies.
+        """
+        if not items:
+            return []
+        replies = self.backend.chat([self.conversation(i) for i in items], self.params)
+        if len(replies) != len(items):
+            raise SpecLabError(
+                f"judge backend returned {len(replies)} replies for {len(items)} prompts"
+            )
+        return replies
 
 
 JudgeFactory = Callable[..., Judge]

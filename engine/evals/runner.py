@@ -26,6 +26,7 @@ def load_judges() -> None:
     module level: the judges load numpy-heavy code only when an evaluation needs them)."""
     from engine.evals import qa  # noqa: F401
     from engine.evals.agentic import judges_agentic  # noqa: F401
+    from engine.evals.published import classifier  # noqa: F401
 
 
 @dataclass(frozen=True)

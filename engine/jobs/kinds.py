@@ -2,8 +2,9 @@
 
 A kind is a function ``run(ctx, payload) -> dict`` plus the resources it needs and how often
 the queue may run it. The built-in kinds are the pipeline's stage kinds, declared in the table
-of :mod:`engine.stages.table`; plugin modules named in ``SPECLAB_PLUGINS`` register more with
-:func:`job_kind`. Executors look kinds up here; nothing else dispatches on kind names.
+of :mod:`engine.stages.table`, and the tasks of :mod:`engine.tasks`; plugin modules named in
+``SPECLAB_PLUGINS`` register more with :func:`job_kind`. Executors look kinds up here; nothing
+else dispatches on kind names.
 """
 
 from __future__ import annotations
@@ -68,10 +69,11 @@ def job_kind(
 
 
 def load(plugins: Iterable[str] = ()) -> dict[str, JobKind]:
-    """Register the stage kinds and import any plugin modules; return the registry."""
+    """Register the stage kinds, the tasks and any plugin modules; return the registry."""
     from engine.stages.table import job_kinds  # the stages import this module
+    from engine.tasks import job_kinds as task_kinds
 
-    for kind in job_kinds():
+    for kind in [*job_kinds(), *task_kinds()]:
         _KINDS.setdefault(kind.name, kind)
     for module in plugins:
         try:

@@ -2,9 +2,12 @@
 
 The database stays the queue. A worker claims a job with the usual state machine, leases and
 events, then submits one Ray task for it with ``num_cpus``/``num_gpus``/``memory`` from the
-kind's :class:`~engine.jobs.kinds.Resources`, and keeps heartbeating while it waits. On the
-node, the task rebuilds a :class:`JobContext` from the same settings (database URL, artifact
-folder, which must be a folder every node can read) and runs the kind there.
+kind's :class:`~engine.jobs.kinds.Resources` (as the job's payload scales them: a CPU preset
+asks for no GPU), and keeps heartbeating while it waits. On the node, the task rebuilds a
+:class:`JobContext` from the same settings (database URL, artifact store: an object-store URL
+or a folder every node can read) and runs the kind there, first recording its node on the
+attempt's claim event. A GPU stage on a cluster with no GPU at all says so in its progress
+message and log (and keeps waiting for a GPU node to join).
 
 Choices:
 
@@ -47,6 +50,7 @@ from engine.config import Settings
 from engine.errors import ConfigError, JobInterrupted
 from engine.jobs import kinds as kindreg
 from engine.jobs.context import JobContext
+from engine.jobs.executors import job_resources, node_label, record_node
 from engine.jobs.kinds import JobKind, Resources
 
 log = logging.getLogger("speclab.ray")
@@ -102,6 +106,19 @@ def waiting_message(resources: Resources) -> str:
     return "waiting for a free CPU on the Ray cluster"
 
 
+def missing_gpu(kind: str, resources: Resources, cluster: dict[str, float]) -> str:
+    """The warning for a stage that declares GPUs on a cluster that has none at all ("" when
+    the cluster has enough GPUs, free or not): it waits until a GPU node joins."""
+    have = float(cluster.get("GPU", 0.0))
+    if resources.gpus <= 0 or have >= resources.gpus:
+        return ""
+    return (
+        f"no GPU in the cluster: stage {kind} declares gpus={resources.gpus:g} "
+        f"(the cluster has {have:g}); it waits until a GPU node joins. "
+        "Launch with the cpu-smoke preset to run it on CPUs (its stages ask for no GPU)."
+    )
+
+
 # -- on the node ---------------------------------------------------------------------------
 
 _DATABASES: dict[str, Database] = {}
@@ -124,14 +141,15 @@ def run_on_node(kind_name: str, job: Job, settings: Settings, worker_id: str) ->
         job=job,
         settings=settings,
         database=database,
-        artifacts=ArtifactStore(settings.artifacts_dir, database),
+        artifacts=ArtifactStore.from_settings(settings, database),
         worker_id=worker_id,
     )
     runtime = ray.get_runtime_context()
     node, ip = runtime.get_node_id(), ray.util.get_node_ip_address()
     devices = os.environ.get("CUDA_VISIBLE_DEVICES", "")
-    if kind.resources.gpus > 0 and not ray.get_gpu_ids():
+    if job_resources(kind, job.payload).gpus > 0 and not ray.get_gpu_ids():
         raise ConfigError(f"job {job.id} declares a GPU but Ray assigned none on node {ip}")
+    record_node(ctx, node_label(node, ip))
     ctx.log(
         f"attempt {job.attempts} runs on Ray node {node} ({ip}), pid {os.getpid()}, "
         f"CUDA_VISIBLE_DEVICES={devices or '(none)'}"
@@ -162,8 +180,13 @@ class RayExecutor:
     def execute(self, kind: JobKind, ctx: JobContext) -> dict[str, Any]:
         task = self._task()
         ray = _ray()
-        ctx.progress(0.0, waiting_message(kind.resources))  # also a cancellation point
-        ref = task.options(**task_options(kind.resources), name=f"speclab-job-{ctx.job.id}").remote(
+        resources = job_resources(kind, ctx.job.payload)
+        missing = missing_gpu(kind.name, resources, ray.cluster_resources())
+        if missing:
+            ctx.log(missing)
+        # Also a cancellation point.
+        ctx.progress(0.0, missing or waiting_message(resources))
+        ref = task.options(**task_options(resources), name=f"speclab-job-{ctx.job.id}").remote(
             kind.name, ctx.job, ctx.settings, ctx.worker_id
         )
         while not ray.wait([ref], timeout=self.poll_seconds)[0]:

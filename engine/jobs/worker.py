@@ -69,7 +69,7 @@ class Worker:
         self.burst = burst
         self.max_jobs = max_jobs
         self.poll_seconds = poll_seconds
-        self.artifacts = ArtifactStore(settings.artifacts_dir, database)
+        self.artifacts = ArtifactStore.from_settings(settings, database)
         self.stop_event = threading.Event()
         # Heartbeats go on until the main loop has ended, not until a stop was asked for: a
         # stopping worker still owns its job until it has handed it back, and silence during

@@ -10,11 +10,14 @@ from sqlalchemy.orm import Session
 
 from db import studies as studystore
 from engine.compare.cells import default_pairs
+from engine.data.demos import load_builtin
 from engine.evals.configs import AgenticEvalConfig, QAEvalConfig
 from engine.evals.power import Power, study_power
+from engine.evals.published.config import PublishedEvalConfig
 from engine.pipeline.plan import PlannedStage, StageStatus, StudyPlan
 from engine.pipeline.study import WARN_RUNS
-from engine.train.configs import TrainConfig
+from engine.stages.gen_demos import JUDGE_TOKENS
+from engine.train.configs import GENERATE, DemoConfig, TrainConfig
 
 # Used only when this machine has no history yet (2-core CPU figures from FACTS.md).
 DEFAULT_TRAIN_TOKENS_PER_S = 150.0
@@ -78,6 +81,9 @@ def _stage_cost(ps: PlannedStage, train: float, gen: float, n_clauses: int) -> t
         per_clause = cfg.questions_per_clause or 7
         tokens = n_clauses * per_clause * cfg.max_new_tokens
         return tokens, tokens / gen + 5.0
+    if isinstance(cfg, PublishedEvalConfig):
+        tokens = cfg.n_samples() * cfg.max_new_tokens
+        return tokens, tokens / gen + 5.0
     if isinstance(cfg, AgenticEvalConfig):
         n = (
             len(cfg.scenarios)
@@ -87,6 +93,12 @@ def _stage_cost(ps: PlannedStage, train: float, gen: float, n_clauses: int) -> t
         )
         tokens = n * cfg.max_new_tokens
         return tokens, tokens / gen + 5.0
+    if isinstance(cfg, DemoConfig) and cfg.source == GENERATE:
+        # Upper bound: every prompt written in full (and judged, with the LLM judge); an
+        # imported prompt set's size is not read here, the built-in set's stands in for it.
+        prompts = cfg.max_demos or len(load_builtin())
+        tokens = prompts * (cfg.max_new_tokens + (JUDGE_TOKENS if cfg.judge == "llm" else 0))
+        return tokens, tokens / gen + 10.0
     return 0, 2.0
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from db import jobs as jobstore
 from db import studies as studystore
+from engine.pipeline import presets
 from engine.pipeline.plan import PlannedStage, StudyPlan
 from engine.stages import get as stage_kind
 
@@ -34,7 +35,24 @@ class LaunchResult:
     shared: int
 
 
-def _write_stage(session: Session, ps: PlannedStage, job_of: dict[str, int], author: str) -> int:
+def _scaling(ps: PlannedStage, preset: str) -> dict[str, float] | None:
+    """How the stage's job scales its kind's declared resources: the preset's scaling
+    (``presets.RESOURCES``), and a GPU for a writing stage that loads its model itself
+    (``gen_docs``/``gen_demos`` declare none, since by default they write from templates or
+    copy a dataset) unless the preset runs everything on CPUs."""
+    scale = dict(presets.RESOURCES.get(preset) or {})
+    if getattr(ps.spec.config, "runs_local_model", False) and "gpus" not in scale:
+        scale["gpus"] = max(stage_kind(ps.spec.kind).resources.gpus, 1.0)
+    return scale or None
+
+
+def _write_stage(
+    session: Session,
+    ps: PlannedStage,
+    job_of: dict[str, int],
+    author: str,
+    resources: dict[str, float] | None = None,
+) -> int:
     """The stage's id after making sure its work is done, underway or queued."""
     if ps.status == "cached":
         assert ps.stage_id is not None
@@ -51,7 +69,8 @@ def _write_stage(session: Session, ps: PlannedStage, job_of: dict[str, int], aut
     job = jobstore.enqueue(
         session,
         ps.spec.kind,
-        {"stage_id": stage_id},
+        # The preset's scaling of the kind's declared resources (see presets.RESOURCES).
+        {"stage_id": stage_id, **({"resources": resources} if resources else {})},
         label=ps.spec.label,
         max_attempts=stage_kind(ps.spec.kind).max_attempts,
         depends_on=[job_of[k] for k in ps.spec.inputs.values() if k in job_of],
@@ -81,13 +100,15 @@ def launch(session: Session, plan: StudyPlan, *, author: str) -> LaunchResult:
             variant_id=run.variant.id,
             arm=run.arm,
             seed=run.seed,
-            model=plan.model_id,
+            model=run.model,
             created_by=author,
         )
         for spec in run.stages:
             ps = plan.stages[spec.key]
             if ps.key not in stage_ids:
-                stage_ids[ps.key] = _write_stage(session, ps, job_of, author)
+                stage_ids[ps.key] = _write_stage(
+                    session, ps, job_of, author, _scaling(ps, plan.config.preset)
+                )
             studystore.link_stage(session, run_id, stage_ids[ps.key], cached=ps.status == "cached")
     return LaunchResult(
         study_id=study_id,

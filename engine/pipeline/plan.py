@@ -4,13 +4,14 @@ plan, so what the estimate prices is exactly what launch queues.
 
 A stage's key hashes its kind, the version of that kind's code and the parts of its
 :class:`~engine.stages.StageSpec` the kind declares (settings, base model, the keys of the
-stages it consumes, the variant text's hash for ``gen_docs``, the spec's hash for
-``eval_qa``). Identical stages in different runs or studies get the same key and are computed
-once.
+stages it consumes, the variant text's hash for ``gen_docs`` and a generating ``gen_demos``,
+the spec's hash for ``eval_qa``). Identical stages in different runs or studies get the same
+key and are computed once.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -25,6 +26,7 @@ from engine.errors import InputError, NotFoundError
 from engine.pipeline.presets import StageConfigs
 from engine.pipeline.study import ARMS, StudyConfig
 from engine.stages import SUITES, SpecRef, StageSpec, VariantRef
+from engine.train.configs import BUILTIN, GENERATE
 
 StageStatus = Literal["new", "cached", "shared", "retry"]
 """What launching does with a planned stage: compute it (``new``), reuse a stage that already
@@ -47,6 +49,8 @@ class PlannedRun:
     arm: str
     seed: int
     stages: tuple[StageSpec, ...]
+    model: str = ""
+    """The resolved id of the run's base model."""
 
 
 @dataclass(frozen=True)
@@ -66,7 +70,8 @@ class StudyPlan:
 
     config: StudyConfig
     version: SpecVersion
-    model_id: str
+    model_ids: tuple[str, ...]
+    """The resolved ids of the study's base models, in study order."""
     configs: StageConfigs
     runs: tuple[PlannedRun, ...]
     stages: dict[str, PlannedStage]
@@ -98,8 +103,8 @@ def run_stages(
         docs = StageSpec(
             kind="gen_docs",
             config=docs_cfg,
-            # The writing model matters only to the model generator.
-            model=model if docs_cfg.generator == "model" else "",
+            # The study's model matters only when it writes the documents.
+            model=model if docs_cfg.needs_study_model else "",
             variant=VariantRef(variant.id, variant.name, variant.text_hash),
             label=f"gen_docs {variant.name}",
         )
@@ -113,7 +118,19 @@ def run_stages(
         stages += [docs, midtrain]
         under = midtrain.key
     if shape.aft:
-        demos = StageSpec(kind="gen_demos", config=configs.for_kind("gen_demos"), label="gen_demos")
+        demos_cfg = configs.for_kind("gen_demos")
+        if demos_cfg.source == GENERATE:
+            # Demonstrations written from this variant's text: one set per variant (and
+            # writing model), so the AFT stages trained on them differ by variant too.
+            demos = StageSpec(
+                kind="gen_demos",
+                config=demos_cfg,
+                model=demos_cfg.generator_model or model,
+                variant=VariantRef(variant.id, variant.name, variant.text_hash),
+                label=f"gen_demos {variant.name}",
+            )
+        else:
+            demos = StageSpec(kind="gen_demos", config=demos_cfg, label="gen_demos")
         inputs = {"demos": demos.key} | ({"base": under} if under else {})
         on = f"msm {variant.name}" if under else "base"
         aft = StageSpec(
@@ -163,14 +180,17 @@ def resolve_variants(session: Session, config: StudyConfig) -> tuple[SpecVersion
 
 
 def _check_sources(session: Session, configs: StageConfigs) -> None:
-    source = configs.for_kind("gen_demos").source
-    if source != "builtin":
+    demos_cfg = configs.for_kind("gen_demos")
+    named = {"source": demos_cfg.source, "prompts": demos_cfg.prompts}
+    for setting, value in named.items():
+        if value in (BUILTIN, GENERATE):
+            continue
         try:
-            datastore.by_artifact(session, source)
+            datastore.by_artifact(session, value)
         except NotFoundError:
             raise InputError(
                 "names no stored dataset (`speclab data list` shows them)",
-                field="overrides.gen_demos.source",
+                field=f"overrides.gen_demos.{setting}",
             ) from None
 
 
@@ -188,30 +208,32 @@ def _status(session: Session, key: str) -> tuple[StageStatus, int | None, int | 
     return status, stage_id, job_id
 
 
-def plan_study(session: Session, config: StudyConfig, *, model_id: str) -> StudyPlan:
-    """Plan ``config`` against the database without writing anything."""
+def plan_study(session: Session, config: StudyConfig, *, model_ids: Sequence[str]) -> StudyPlan:
+    """Plan ``config`` against the database without writing anything (``model_ids``: the
+    resolved ids of ``config.models``, in order)."""
     configs = config.stage_configs()
     version, variants = resolve_variants(session, config)
     _check_sources(session, configs)
     spec = SpecRef(version.id, version.content_hash)
     runs: list[PlannedRun] = []
     stages: dict[str, PlannedStage] = {}
-    for variant in variants:
-        for arm in config.arms:
-            for seed in config.seeds:
-                specs = run_stages(
-                    arm=arm,
-                    variant=variant,
-                    seed=seed,
-                    model=model_id,
-                    configs=configs,
-                    evals=config.evals,
-                    spec=spec,
-                )
-                for s in specs:
-                    key = s.key
-                    if key not in stages:
-                        status, stage_id, job_id = _status(session, key)
-                        stages[key] = PlannedStage(s, key, status, stage_id, job_id)
-                runs.append(PlannedRun(variant, arm, seed, tuple(specs)))
-    return StudyPlan(config, version, model_id, configs, tuple(runs), stages)
+    for model_id in model_ids:
+        for variant in variants:
+            for arm in config.arms:
+                for seed in config.seeds:
+                    specs = run_stages(
+                        arm=arm,
+                        variant=variant,
+                        seed=seed,
+                        model=model_id,
+                        configs=configs,
+                        evals=config.evals,
+                        spec=spec,
+                    )
+                    for s in specs:
+                        key = s.key
+                        if key not in stages:
+                            status, stage_id, job_id = _status(session, key)
+                            stages[key] = PlannedStage(s, key, status, stage_id, job_id)
+                    runs.append(PlannedRun(variant, arm, seed, tuple(specs), model_id))
+    return StudyPlan(config, version, tuple(model_ids), configs, tuple(runs), stages)

@@ -55,7 +55,11 @@ _GPU_TRAIN = TrainConfig(
 #: What each preset changes from the config classes' defaults, by stage kind.
 PRESETS: dict[str, dict[str, Any]] = {
     "cpu-smoke": {
-        "gen_docs": DocGenConfig(docs_per_clause=6, target_words=150),
+        # The template generator; with generator 'sdf' the funnel stays as small
+        # (3 types x 2 ideas x 1 document per clause).
+        "gen_docs": DocGenConfig(
+            docs_per_clause=6, target_words=150, types_per_clause=3, ideas_per_type=2
+        ),
         "midtrain": TrainConfig(
             max_steps=12, learning_rate=5e-4, batch_size=4, max_length=160, save_steps=4
         ),
@@ -77,7 +81,17 @@ PRESETS: dict[str, dict[str, Any]] = {
         ),
     },
     "gpu-paper": {
-        "gen_docs": DocGenConfig(docs_per_clause=400, target_words=450),
+        # Model-written documents the SDF way: 20 types x 10 ideas x 2 documents = 400 per
+        # clause (3,600 for the example spec's 9 clauses), critiqued and revised.
+        "gen_docs": DocGenConfig(
+            generator="sdf",
+            docs_per_clause=400,
+            target_words=450,
+            types_per_clause=20,
+            ideas_per_type=10,
+            docs_per_idea=2,
+            batch_size=256,
+        ),
         "midtrain": _GPU_TRAIN,
         "aft": replace(_GPU_TRAIN, epochs=2.0, warmup_steps=10, grad_accum=2, save_steps=100),
         "eval_qa": QAEvalConfig(max_new_tokens=512, batch_size=64),
@@ -87,6 +101,13 @@ PRESETS: dict[str, dict[str, Any]] = {
     },
     "custom": {},
 }
+
+
+#: What each preset changes in the resources the stage kinds declare (the Ray executor's task
+#: options), stored in each stage job's payload at launch. ``cpu-smoke`` runs every stage on
+#: CPUs, so its stages ask for no GPU and run on a CPU-only cluster; ``gpu-paper`` and
+#: ``custom`` keep the declared GPUs (their stages wait for a GPU node, never fall back).
+RESOURCES: dict[str, dict[str, float]] = {"cpu-smoke": {"gpus": 0.0}}
 
 
 def preset(name: str) -> StageConfigs:

@@ -1,4 +1,5 @@
-"""The study description: a grid of variants × arms × seeds on one base model.
+"""The study description: a grid of variants × arms × seeds on one base model or several
+(``models:``; each model is its own set of runs, and variants are compared within a model).
 
 The same typed object is read from a study file (``speclab study launch study.yaml``), built
 by the dashboard's New-study form and stored as JSON with the study, so a study can be
@@ -46,8 +47,11 @@ ARMS: dict[str, Arm] = {
 PRESETS = tuple(presets.PRESETS)
 NAME_RE = re.compile(r"[\w][\w .+-]{0,199}")
 STUDY_KEYS = (
-    "name", "spec", "variants", "arms", "seeds", "model", "preset", "evals", "overrides",
+    "name", "spec", "variants", "arms", "seeds", "model", "models", "preset", "evals",
+    "overrides",
 )  # fmt: skip
+#: Base models one study may compare (each is its own set of runs).
+MAX_MODELS = 8
 #: Above this many runs the estimate warns; above MAX_RUNS launching is refused.
 WARN_RUNS = 100
 MAX_RUNS = 1000
@@ -75,6 +79,13 @@ class StudyConfig:
         default=BUILTIN_ID,
         metadata={"help": "base model: builtin:…, a local Hugging Face folder, or a hub id"},
     )
+    models: tuple[str, ...] = field(
+        default=(),
+        metadata={
+            "help": "several base models, each its own set of runs (variants are compared "
+            "within each model); `model` is the first of them. Empty: just `model`"
+        },
+    )
     preset: str = field(
         default="cpu-smoke", metadata={"help": "stage settings: " + ", ".join(PRESETS)}
     )
@@ -90,6 +101,21 @@ class StudyConfig:
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not NAME_RE.fullmatch(self.name):
             raise InputError("must be 1-200 letters, digits, spaces or _ . + -", field="name")
+        if len(self.models) > MAX_MODELS:
+            raise InputError(f"at most {MAX_MODELS} models per study", field="models")
+        for i, m in enumerate(self.models):
+            if not isinstance(m, str) or not m or len(m) > 1000:
+                raise InputError(
+                    "must be a non-empty text of at most 1000 characters", field=f"models[{i}]"
+                )
+        if len(set(self.models)) != len(self.models):
+            raise InputError("has duplicate entries", field="models")
+        # `models` lists every base model and `model` is its first. With one model, `model`
+        # decides (so `replace(config, model=…)` works); with several, `models` does.
+        if len(self.models) <= 1:
+            object.__setattr__(self, "models", (self.model,))
+        elif self.model != self.models[0]:
+            object.__setattr__(self, "model", self.models[0])
         for key in ("spec", "model", "preset"):
             value = getattr(self, key)
             if not isinstance(value, str) or not value or len(value) > 1000:
@@ -140,14 +166,15 @@ class StudyConfig:
         self.stage_configs()  # every override is checked against its setting's type and bounds
         if self.n_runs > MAX_RUNS:
             raise InputError(
-                f"{self.n_runs:,} runs (variants × arms × seeds) is more than the {MAX_RUNS:,} "
+                f"{self.n_runs:,} runs (variants × arms × seeds × models) is more than the "
+                f"{MAX_RUNS:,} "
                 "a study may launch; split it into several studies",
                 field="seeds",
             )
 
     @property
     def n_runs(self) -> int:
-        return len(self.variants) * len(self.arms) * len(self.seeds)
+        return len(self.variants) * len(self.arms) * len(self.seeds) * len(self.models)
 
     def stage_configs(self) -> presets.StageConfigs:
         """The preset's settings of every stage kind with this study's overrides applied."""
@@ -169,6 +196,8 @@ class StudyConfig:
             "arms": list(self.arms),
             "seeds": list(self.seeds),
             "model": self.model,
+            # Written only for several models: a one-model study's record stays as it was.
+            **({"models": list(self.models)} if len(self.models) > 1 else {}),
             "preset": self.preset,
             "evals": list(self.evals),
             "overrides": {k: dict(v) for k, v in self.overrides.items()},
@@ -190,7 +219,18 @@ class StudyConfig:
             if key not in data:
                 raise InputError("is required", source=source, field=key)
         values: dict[str, Any] = dict(data)
-        for key in ("variants", "arms", "seeds", "evals"):
+        if "models" in values and "model" in values:
+            if isinstance(values["models"], list | tuple) and list(values["models"])[:1] == [
+                values["model"]
+            ]:
+                del values["model"]  # a stored record: `model` repeats the first of `models`
+            else:
+                raise InputError(
+                    "give `model` (one) or `models` (several), not both",
+                    source=source,
+                    field="models",
+                )
+        for key in ("variants", "arms", "seeds", "evals", "models"):
             if key in values:
                 value = values[key]
                 if isinstance(value, str | int) and not isinstance(value, bool):
@@ -199,6 +239,9 @@ class StudyConfig:
                     raise InputError("must be a list", source=source, field=key)
                 values[key] = tuple(value)
         values["overrides"] = values.get("overrides") or {}
+        models = values.get("models")
+        if isinstance(models, tuple) and models and isinstance(models[0], str):
+            values["model"] = models[0]  # `model` is always the first of `models`
         try:
             return cls(**values)
         except InputError as exc:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from db import specs as specstore
 from db.entities import SpecContent, SpecVersion, Variant
+from engine.backends.base import GenerationBackend, GenerationParams
 from engine.data import msm
 from engine.data.card import corpus_card
+from engine.data.generation import BatchRunner, Journal
 from engine.errors import InputError
 from engine.jobs.context import JobContext
 from engine.jobs.kinds import Resources
@@ -35,36 +38,88 @@ def variant_clauses(variant: Variant, version: SpecVersion) -> SpecContent:
         ) from exc
 
 
+def writer_backend(
+    config: msm.DocGenConfig, model: str, resolve_model: Callable[[str], str]
+) -> tuple[GenerationBackend, str]:
+    """(backend, model name) that write documents for the model and sdf generators.
+
+    ``model`` is the study's model, used unless ``config.generator_model`` names another;
+    ``resolve_model`` maps a model id to a local folder (preparing the built-in model), and is
+    not called for an ``openai`` endpoint, which knows its models by name.
+    """
+    from engine.backends.select import make_backend
+
+    name = config.generator_model or model
+    if not name:
+        raise InputError(
+            f"the {config.generator} generator needs a model to write with", field="generator_model"
+        )
+    if config.backend == "openai":
+        return make_backend("openai", model_path=name, base_url=config.base_url), name
+    return make_backend(config.backend, model_path=resolve_model(name)), name
+
+
+def build_stage_corpus(
+    content: SpecContent,
+    config: msm.DocGenConfig,
+    *,
+    model: str = "",
+    resolve_model: Callable[[str], str] = str,
+    check: Callable[[], None] | None = None,
+    progress: msm.ProgressFn | None = None,
+    journal: Path | None = None,
+) -> msm.Corpus:
+    """The corpus a ``gen_docs`` stage writes about ``content`` (a variant's clauses); the
+    stage and ``speclab data docs`` both call this.
+
+    ``model``: the study's model (see :func:`writer_backend`); ``check`` runs before each
+    generation batch (it raises to cancel); ``journal``: the sdf generator's checkpoint file,
+    so a re-run continues where an earlier one stopped.
+    """
+    if not config.uses_model:
+        return msm.build_corpus(content, config, progress=progress)
+    backend, name = writer_backend(config, model, resolve_model)
+    if config.generator == "sdf":
+        runner = BatchRunner(
+            backend, journal=Journal(journal), batch_size=config.batch_size, check=check
+        )
+        return msm.build_sdf_corpus(
+            content, config, runner, generator_model=name, progress=progress
+        )
+    params = GenerationParams(
+        max_new_tokens=min(2 * config.target_words, 1024),
+        temperature=config.temperature,
+        seed=config.seed,
+        batch_size=config.batch_size,
+    )
+
+    def generate(prompts: list[str]) -> list[str]:
+        if check is not None:
+            check()
+        return backend.chat([[{"role": "user", "content": p}] for p in prompts], params)
+
+    writer = msm.ModelDocWriter(generate, batch_size=config.batch_size)
+    return msm.build_corpus(content, config, writer=writer, progress=progress)
+
+
 def write_corpus(
     content: SpecContent,
     config: msm.DocGenConfig,
     *,
-    model_dir: str | None = None,
+    model: str = "",
+    resolve_model: Callable[[str], str] = str,
     check: Callable[[], None] | None = None,
     progress: msm.ProgressFn | None = None,
 ) -> list[dict[str, Any]]:
-    """The documents a ``gen_docs`` stage writes about ``content`` (a variant's clauses); the
-    stage and ``speclab data docs`` both call this. ``model_dir``: the writing model, for the
-    ``model`` generator; ``check`` runs before each batch (it raises to cancel)."""
-    writer = None
-    if config.generator == "model":
-        if model_dir is None:
-            raise InputError("the model generator needs a model to write with", field="generator")
-        from engine.backends.base import GenerationParams
-        from engine.backends.transformers_backend import TransformersBackend
-
-        backend = TransformersBackend(model_dir)
-        params = GenerationParams(
-            max_new_tokens=min(2 * config.target_words, 1024), temperature=0.8, seed=config.seed
-        )
-
-        def generate(prompts: list[str]) -> list[str]:
-            if check is not None:
-                check()
-            return backend.chat([[{"role": "user", "content": p}] for p in prompts], params)
-
-        writer = msm.ModelDocWriter(generate)
-    return msm.generate_corpus(content, config, writer=writer, progress=progress)
+    """The rows of :func:`build_stage_corpus` (without a journal)."""
+    return build_stage_corpus(
+        content,
+        config,
+        model=model,
+        resolve_model=resolve_model,
+        check=check,
+        progress=progress,
+    ).rows
 
 
 def run(ctx: JobContext, spec: StageSpec, stage_id: int) -> dict[str, Any]:
@@ -75,14 +130,28 @@ def run(ctx: JobContext, spec: StageSpec, stage_id: int) -> dict[str, Any]:
         variant = specstore.get_variant(s, spec.variant.id)
         version = specstore.get_version_by_id(s, variant.version_id)
     content = variant_clauses(variant, version)
-    rows = write_corpus(
+    journal = ctx.settings.home / "work" / spec.key / "sdf-journal.jsonl"
+    if config.generator == "sdf" and journal.is_file():
+        ctx.log(f"resuming: reusing the model calls saved in {journal.name}")
+    corpus = build_stage_corpus(
         content,
         config,
-        model_dir=model_path(ctx, spec.model) if config.generator == "model" else None,
+        model=spec.model,
+        resolve_model=lambda m: model_path(ctx, m),
         check=ctx.check,
         progress=lambda f, m: ctx.progress(0.9 * f, m),
+        journal=journal if config.generator == "sdf" else None,
     )
+    rows = corpus.rows
     stats = msm.corpus_stats(rows)
+    if corpus.funnel:
+        f = corpus.funnel
+        ctx.log(
+            f"sdf: {f['types_kept']} types, {f['ideas_kept']} ideas "
+            f"({f['ideas_unsuitable']} marked unsuitable), {f['documents_asked']} documents "
+            f"asked for, {f['revised']} revised, {f['kept']} kept; rejected {f['rejected']}; "
+            f"{f['generated']} model calls made, {f['reused']} reused from the journal"
+        )
     card = corpus_card(rows, content, spec=version.content).to_dict()
     ctx.log(
         f"{len(rows)} documents, {stats.get('words', 0)} words for variant {variant.name}; "
@@ -106,9 +175,11 @@ def run(ctx: JobContext, spec: StageSpec, stage_id: int) -> dict[str, Any]:
             "seed": config.seed,
             "design": config.design,
             "card": card,
+            **({"funnel": dict(corpus.funnel)} if corpus.funnel else {}),
         },
     )
-    return {"docs": len(rows), "artifact": art.sha256, "stats": stats, "card": card}
+    out = {"docs": len(rows), "artifact": art.sha256, "stats": stats, "card": card}
+    return {**out, "funnel": dict(corpus.funnel)} if corpus.funnel else out
 
 
 KIND = StageKind(

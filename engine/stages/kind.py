@@ -32,6 +32,9 @@ class StageKind:
         inputs: role → the kinds whose output may fill it (``{"docs": ("gen_docs",)}``).
         outputs: the artifact roles the stage writes (training writes one of its roles).
         key_fields: which parts of a :class:`StageSpec` decide its output, hence its key.
+        key_fields_when_set: parts that join the key only when the spec sets them (not
+            empty): a kind gains an optional input without changing the keys of stages that
+            do without it (``gen_demos``: the variant and model only when it generates).
         suite: for evaluation stages, the suite name a study's ``evals`` uses.
         run: the code; ``None`` only in the table's tests.
     """
@@ -46,6 +49,7 @@ class StageKind:
     inputs: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     outputs: tuple[str, ...] = ()
     key_fields: tuple[str, ...] = ("config",)
+    key_fields_when_set: tuple[str, ...] = ()
     suite: str | None = None
 
     @property

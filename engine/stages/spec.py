@@ -15,7 +15,7 @@ from engine.typed_config import as_dict, from_mapping
 
 @dataclass(frozen=True)
 class VariantRef:
-    """The spec variant a ``gen_docs`` stage writes about."""
+    """The spec variant a ``gen_docs`` (or generating ``gen_demos``) stage writes about."""
 
     id: int
     name: str
@@ -40,7 +40,8 @@ class StageSpec:
         model: the base model id the stage trains or evaluates ("" when it uses none).
         cot: whether AFT trains on, and evals prompt for, chain-of-thought demonstrations.
         inputs: role → key of the stage whose output fills it.
-        variant: for ``gen_docs``, the spec variant written about.
+        variant: for ``gen_docs`` (and ``gen_demos`` with ``source: generate``), the spec
+            variant written about.
         spec: for ``eval_qa``, the spec version judged against.
         label: a short human-readable name ("aft_cot on msm values seed 0").
     """
@@ -59,8 +60,13 @@ class StageSpec:
         from engine.stages.table import get
 
         kind = get(self.kind)
+        config = as_dict(self.config)
+        # A config may name settings that cannot change its output (``unkeyed_settings``):
+        # they stay out of the key, so adding such a setting keeps existing keys.
+        for name in getattr(self.config, "unkeyed_settings", tuple)():
+            config.pop(name, None)
         values: dict[str, Any] = {
-            "config": as_dict(self.config),
+            "config": config,
             "model": self.model,
             "cot": self.cot,
             "inputs": dict(self.inputs),
@@ -71,6 +77,7 @@ class StageSpec:
             "kind": self.kind,
             "code_version": kind.code_version,
             **{k: values[k] for k in kind.key_fields},
+            **{k: values[k] for k in kind.key_fields_when_set if values[k]},
         }
 
     @property

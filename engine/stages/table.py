@@ -13,7 +13,7 @@ from db import studies as studystore
 from engine.errors import NotFoundError
 from engine.jobs.context import JobContext
 from engine.jobs.kinds import JobKind
-from engine.stages import aft, eval_agentic, eval_qa, gen_demos, gen_docs, midtrain
+from engine.stages import aft, eval_agentic, eval_published, eval_qa, gen_demos, gen_docs, midtrain
 from engine.stages.kind import StageKind
 from engine.stages.spec import StageSpec
 
@@ -27,6 +27,7 @@ STAGES: dict[str, StageKind] = {
         aft.KIND,
         eval_qa.KIND,
         eval_agentic.KIND,
+        eval_published.KIND,
     )
 }
 #: Evaluation suite name → the stage kind that runs it.

@@ -7,6 +7,7 @@ in the dashboard and overridden from a study file (``overrides: {midtrain: {max_
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 from typing import Literal
@@ -77,24 +78,142 @@ class TrainConfig:
             raise InputError("name at least one module", field="lora_targets")
 
 
+#: ``gen_demos`` sources besides an imported dataset's sha256.
+BUILTIN = "builtin"
+GENERATE = "generate"
+#: Generation backends ``source: generate`` may name (those of ``engine.backends.select``).
+DEMO_BACKENDS = ("auto", "transformers", "vllm", "openai")
+DEMO_JUDGES = ("none", "llm")
+
+
 @dataclass(frozen=True)
 class DemoConfig:
-    """Settings of the ``gen_demos`` stage (AFT demonstrations)."""
+    """Settings of the ``gen_demos`` stage (AFT demonstrations).
+
+    The settings after ``seed`` apply to ``source: generate`` only. With any other source they
+    must stay at their defaults and are left out of the stage's key (:meth:`unkeyed_settings`),
+    so stages keyed before they existed keep their keys.
+    """
 
     source: str = setting(
-        "'builtin' (the demonstrations shipped with SpecLab) or the sha256 of an imported "
-        "aft_demos dataset",
-        "builtin",
+        "'builtin' (the demonstrations shipped with SpecLab), 'generate' (a generator model "
+        "writes demonstrations with the variant's text in context; a judge filters them) or "
+        "the sha256 of an imported aft_demos dataset",
+        BUILTIN,
     )
     max_demos: int = setting(
-        "use at most this many demonstrations (0 = all)", 0, lo=0, hi=10_000_000
+        "use at most this many demonstrations (0 = all); with 'generate', prompts to write for",
+        0,
+        lo=0,
+        hi=10_000_000,
     )
-    seed: int = setting("seed for shuffling and subsampling", 0, lo=0)
+    seed: int = setting("seed for shuffling, subsampling and sampling", 0, lo=0)
+    prompts: str = setting(
+        "for 'generate': 'builtin' (the prompts of the built-in demonstrations, agentic and "
+        "chat, with their clause codes) or the sha256 of an imported aft_demos dataset whose "
+        "prompts are used (its responses are not)",
+        BUILTIN,
+    )
+    backend: str = setting(
+        "for 'generate': generation backend (auto, transformers, vllm, openai)", "auto"
+    )
+    base_url: str = setting(
+        "for 'generate' with backend 'openai': the endpoint's API root, e.g. "
+        "http://127.0.0.1:8000/v1",
+        "",
+    )
+    generator_model: str = setting(
+        "for 'generate': the writing model ('' = the study's base model); with backend "
+        "'openai', the model name served at base_url (required there)",
+        "",
+    )
+    judge: str = setting(
+        "for 'generate': 'none' (mechanical checks only) or 'llm' (also ask an LLM whether "
+        "each demonstration is consistent with its clauses: yes/no and a reason)",
+        "none",
+    )
+    judge_base_url: str = setting(
+        "for judge 'llm': an OpenAI-compatible endpoint ('' = the generator's own backend)", ""
+    )
+    judge_model: str = setting("for judge 'llm': the model name at judge_base_url", "")
+    max_new_tokens: int = setting(
+        "for 'generate': tokens per written demonstration", 384, lo=16, hi=32_768
+    )
+    temperature: float = setting(
+        "for 'generate': sampling temperature (0 = greedy)", 0.7, lo=0, hi=2
+    )
+    batch_size: int = setting(
+        "for 'generate': prompts per generation batch (and per checkpoint)", 8, lo=1, hi=4096
+    )
+    min_kept: int = setting(
+        "for 'generate': fail the stage when fewer demonstrations than this pass the filter "
+        "(0 = store whatever passed, even none)",
+        1,
+        lo=0,
+        hi=10_000_000,
+    )
+
+    @property
+    def runs_local_model(self) -> bool:
+        """Whether the stage loads a model itself (``generate`` without an endpoint): on a
+        cluster it then asks for a GPU like the other model stages."""
+        return self.source == GENERATE and self.backend != "openai"
 
     def __post_init__(self) -> None:
-        if self.source != "builtin" and not SHA256_RE.fullmatch(self.source):
+        if self.source not in (BUILTIN, GENERATE) and not SHA256_RE.fullmatch(self.source):
             raise InputError(
-                "must be 'builtin' or the sha256 of an imported dataset "
+                "must be 'builtin', 'generate' or the sha256 of an imported dataset "
                 "(`speclab data list` shows them)",
                 field="source",
             )
+        for name in self.unkeyed_settings():
+            if getattr(self, name) != _DEMO_DEFAULTS[name]:
+                raise InputError(
+                    "applies only to source 'generate'; remove it or set source: generate",
+                    field=name,
+                )
+        if self.prompts != BUILTIN and not SHA256_RE.fullmatch(self.prompts):
+            raise InputError(
+                "must be 'builtin' or the sha256 of an imported aft_demos dataset",
+                field="prompts",
+            )
+        if self.backend not in DEMO_BACKENDS:
+            raise InputError(f"must be one of {', '.join(DEMO_BACKENDS)}", field="backend")
+        if self.backend == "openai" and not self.base_url:
+            raise InputError("the openai backend needs the endpoint's base_url", field="base_url")
+        if self.backend == "openai" and not self.generator_model:
+            raise InputError(
+                "the openai backend needs the model name served at base_url",
+                field="generator_model",
+            )
+        if self.base_url and self.backend != "openai":
+            raise InputError("is used only with backend 'openai'", field="base_url")
+        if self.judge not in DEMO_JUDGES:
+            raise InputError(f"must be one of {', '.join(DEMO_JUDGES)}", field="judge")
+        if self.judge_base_url and self.judge != "llm":
+            raise InputError("is used only with judge 'llm'", field="judge_base_url")
+
+    def unkeyed_settings(self) -> tuple[str, ...]:
+        """Settings that cannot change this config's output, left out of the stage key: the
+        generation settings unless the source is ``generate``."""
+        if self.source == GENERATE:
+            return ()
+        return _GENERATE_ONLY
+
+
+_GENERATE_ONLY = (
+    "prompts",
+    "backend",
+    "base_url",
+    "generator_model",
+    "judge",
+    "judge_base_url",
+    "judge_model",
+    "max_new_tokens",
+    "temperature",
+    "batch_size",
+    "min_kept",
+)
+_DEMO_DEFAULTS = {
+    f.name: f.default for f in dataclasses.fields(DemoConfig) if f.name in _GENERATE_ONLY
+}

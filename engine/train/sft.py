@@ -102,13 +102,15 @@ def train(
     report: Report | None = None,
     check: Callable[[], None] | None = None,
     log: Callable[[str], None] = print,
+    saved: Callable[[Path], None] | None = None,
 ) -> TrainOutcome:
     """Train on ``rows`` and save the adapter (LoRA) or full model to ``work_dir/output``.
 
     Checkpoints go to ``work_dir/checkpoints`` every ``config.save_steps`` steps; when one
     exists the run resumes from it, so a re-queued job continues instead of restarting.
     ``report(step, metrics)`` receives loss, learning rate and tokens/s; ``check()`` is called
-    after every optimizer step and may raise to stop training (cancellation).
+    after every optimizer step and may raise to stop training (cancellation). ``saved(path)``
+    is called with each checkpoint folder once it is completely written.
     """
     import datasets
     import torch
@@ -205,6 +207,10 @@ def train(
         def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
             if check is not None:
                 check()
+
+        def on_save(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+            if saved is not None:
+                saved(checkpoint_dir / f"checkpoint-{state.global_step}")
 
     reporter = _Reporter()
     datasets.disable_progress_bars()

@@ -16,12 +16,22 @@ rendering keeps them, why. The funnel is a chain of small pure functions, each s
    writes the text.
 5. :func:`dedupe` drops near-duplicates (exact Jaccard over word 5-shingles).
 
+The ``sdf`` generator (:func:`build_sdf_corpus`) replaces steps 2–4 with the model's own
+brainstorm of document types and ideas, batched writing, mechanical checks and an optional
+critique-and-revise pass, resumable through a journal of its model calls.
+
 :func:`generate_corpus` runs the funnel over a :class:`~db.entities.SpecContent` (already
 passed through :func:`engine.specs.render.view`) and returns JSONL-ready rows.
 """
 
 from engine.data.msm.assertions import Assertion, assertions, split_sentences
-from engine.data.msm.config import DESIGNS, DOC_TYPES, GENERATORS, DocGenConfig
+from engine.data.msm.config import (
+    DESIGNS,
+    DOC_TYPES,
+    GENERATORS,
+    MODEL_GENERATORS,
+    DocGenConfig,
+)
 from engine.data.msm.dedupe import Doc, dedupe, jaccard, near_duplicates, shingles
 from engine.data.msm.funnel import (
     Corpus,
@@ -36,6 +46,7 @@ from engine.data.msm.funnel import (
 from engine.data.msm.ideas import Idea, ideas
 from engine.data.msm.model_writer import ModelDocWriter, clause_excerpt, document_prompt
 from engine.data.msm.scenarios import ANGLES, SECTORS
+from engine.data.msm.sdf import PROMPT_VERSION, SdfFunnel, build_sdf_corpus
 from engine.data.msm.templates import TemplateDocWriter, write_document
 
 __all__ = [
@@ -43,7 +54,10 @@ __all__ = [
     "DESIGNS",
     "DOC_TYPES",
     "GENERATORS",
+    "MODEL_GENERATORS",
+    "PROMPT_VERSION",
     "SECTORS",
+    "SdfFunnel",
     "Assertion",
     "Corpus",
     "Doc",
@@ -55,6 +69,7 @@ __all__ = [
     "TemplateDocWriter",
     "assertions",
     "build_corpus",
+    "build_sdf_corpus",
     "clause_excerpt",
     "corpus_stats",
     "dedupe",

@@ -25,7 +25,10 @@ DOC_TYPES: tuple[str, ...] = (
     "op-ed",
 )
 
-GENERATORS: tuple[str, ...] = ("template", "model")
+GENERATORS: tuple[str, ...] = ("template", "model", "sdf")
+
+#: The generators that write with a model (and so need a generation backend).
+MODEL_GENERATORS: tuple[str, ...] = ("model", "sdf")
 
 #: Corpus designs: which of rule exposure and length are held equal across variants.
 #: ``matched``: both (``values`` documents add the reasons on top of the rule statements, and
@@ -41,11 +44,19 @@ class DocGenConfig:
 
     generator: str = setting(
         "'template' writes documents offline from built-in templates; 'model' asks an LLM "
-        "backend to write each document from a prompt",
+        "backend to write each document of a templated plan from a prompt; 'sdf' runs the "
+        "synthetic-document-finetuning funnel: per clause the model brainstorms document "
+        "types, then ideas per type, writes documents and (with revise) critiques and revises "
+        "them",
         "template",
     )
     docs_per_clause: int = setting(
-        "documents generated per spec clause (before dedupe)", 24, lo=1, hi=100_000
+        "documents generated per spec clause (before dedupe) by the template and model "
+        "generators; the sdf generator writes types_per_clause x ideas_per_type x "
+        "docs_per_idea instead",
+        24,
+        lo=1,
+        hi=100_000,
     )
     target_words: int = setting(
         "size target per document, in words; documents land within ±40% of it for targets of "
@@ -87,6 +98,75 @@ class DocGenConfig:
         lo=0,
         hi=1000,
     )
+
+    backend: str = setting(
+        "generation backend of the model and sdf generators: 'auto' (vLLM on a CUDA GPU where "
+        "installed, else transformers), 'transformers', 'vllm', or 'openai' (an "
+        "OpenAI-compatible endpoint at base_url, e.g. speclab serve-model or vllm serve)",
+        "auto",
+    )
+    base_url: str = setting(
+        "API root of the endpoint for backend 'openai', e.g. http://127.0.0.1:8000/v1 (the "
+        "key is read from SPECLAB_OPENAI_API_KEY or OPENAI_API_KEY)",
+        "",
+    )
+    generator_model: str = setting(
+        "the model that writes (model and sdf generators): a model id or folder, or with "
+        "backend 'openai' the endpoint's model name; '' = the study's model",
+        "",
+    )
+    temperature: float = setting(
+        "sampling temperature of the model and sdf generators (0 = greedy)", 0.8, lo=0, hi=2
+    )
+    batch_size: int = setting(
+        "prompts per generation batch (model and sdf generators); sdf saves its progress "
+        "after every batch, so a re-queued stage keeps what was written",
+        16,
+        lo=1,
+        hi=4096,
+    )
+    types_per_clause: int = setting(
+        "sdf: document types the model brainstorms per clause (its list is parsed, "
+        "deduplicated and capped at this; up to 3 rounds fill a short list)",
+        8,
+        lo=1,
+        hi=200,
+    )
+    ideas_per_type: int = setting(
+        "sdf: document ideas the model brainstorms per document type and clause (ideas it "
+        "marks UNSUITABLE are dropped and counted)",
+        3,
+        lo=1,
+        hi=200,
+    )
+    docs_per_idea: int = setting("sdf: documents written per idea", 1, lo=1, hi=3)
+    revise: bool = setting(
+        "sdf: the model critiques every document (consistent with the clause, realistic, not "
+        "copying the spec) and revises those it or the mechanical checks (placeholders such as "
+        "'[Name]', long verbatim runs of the clause's text) find fault with; off: documents "
+        "failing the mechanical checks are rejected",
+        True,
+    )
+
+    @property
+    def uses_model(self) -> bool:
+        """Whether documents are written by a model through a generation backend."""
+        return self.generator in MODEL_GENERATORS
+
+    @property
+    def runs_local_model(self) -> bool:
+        """Whether the stage loads a model itself (not an endpoint): on a cluster it then
+        asks for a GPU like the other model stages (:mod:`engine.pipeline.launch`)."""
+        return self.uses_model and self.backend != "openai"
+
+    @property
+    def needs_study_model(self) -> bool:
+        """Whether the study's model writes the documents (so belongs in the stage key)."""
+        return self.uses_model and not self.generator_model
+
+    def sdf_docs_per_clause(self) -> int:
+        """Documents the sdf generator asks for per clause (before any is dropped)."""
+        return self.types_per_clause * self.ideas_per_type * self.docs_per_idea
 
     def statements(self) -> tuple[int, int]:
         """(rule statements, rationale sentences) per document, with 0s resolved."""
@@ -146,3 +226,32 @@ class DocGenConfig:
             )
         if len(set(types)) != len(types):
             raise InputError("lists a document type twice", field="doc_types")
+        self._check_generation()
+
+    def _check_generation(self) -> None:
+        from engine.backends.select import KINDS
+
+        if self.backend not in KINDS:
+            raise InputError(
+                f"unknown backend {self.backend!r}; use one of {', '.join(KINDS)}",
+                field="backend",
+            )
+        if self.backend == "openai" and self.uses_model and not self.base_url.strip():
+            raise InputError(
+                "backend 'openai' needs the endpoint's base_url, e.g. http://127.0.0.1:8000/v1",
+                field="base_url",
+            )
+        t = self.temperature
+        if isinstance(t, bool) or not isinstance(t, int | float) or not 0 <= t <= 2:
+            raise InputError(f"must be a number from 0 to 2, got {t!r}", field="temperature")
+        for name, hi in (
+            ("batch_size", 4096),
+            ("types_per_clause", 200),
+            ("ideas_per_type", 200),
+            ("docs_per_idea", 3),
+        ):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= hi:
+                raise InputError(f"must be an integer from 1 to {hi}, got {value!r}", field=name)
+        if not isinstance(self.revise, bool):
+            raise InputError(f"must be true or false, got {self.revise!r}", field="revise")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
 from db.entities import Clause, SpecContent
@@ -41,6 +41,8 @@ class Corpus:
     rows: list[dict[str, Any]]
     dropped_duplicates: int = 0
     dropped_short: int = 0
+    #: The sdf generator's step-by-step counts (see :meth:`engine.data.msm.sdf.SdfFunnel.funnel`).
+    funnel: Mapping[str, Any] = field(default_factory=dict)
 
     def stats(self) -> dict[str, Any]:
         return corpus_stats(

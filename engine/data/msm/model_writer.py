@@ -28,6 +28,34 @@ def clause_excerpt(clause: Clause) -> str:
     return "\n".join(lines)
 
 
+def points_block(items: Sequence[Assertion], focus: Sequence[int], exposure: int | None) -> str:
+    """The points a document must convey, one per line, and how often to state the rule
+    (``exposure``: the design's rule exposure; ``None`` leaves it to the model)."""
+    chosen = [items[i] for i in focus if 0 <= i < len(items)]
+    # A point the design states twice is listed once, with the count said below.
+    facts = "\n".join(f"- ({a.kind}) {a.text}" for a in dict.fromkeys(chosen))
+    if exposure is not None:
+        facts += (
+            f"\nState what the clause asks (the 'what' points) {exposure} time"
+            f"{'s' if exposure != 1 else ''} in all, restating rather than copying."
+        )
+    return facts
+
+
+def design_exposure(config: DocGenConfig) -> int | None:
+    """The rule statements per document the design asks for, when it holds exposure."""
+    return config.statements()[0] if config.holds_exposure else None
+
+
+def target_words(items: Sequence[Assertion], focus: Sequence[int], config: DocGenConfig) -> int:
+    """A document's length target: the design's, plus its reasons when they add length."""
+    target = config.target_words
+    if not config.holds_length:
+        # The reasons come on top of a document of the target's size.
+        target += sum(word_count(items[i].text) for i in focus if items[i].kind == "why")
+    return target
+
+
 def document_prompt(
     clause: Clause,
     items: Sequence[Assertion],
@@ -41,19 +69,12 @@ def document_prompt(
     ``exposure``: how many times in all the document should state what the clause asks
     (the design's rule exposure); ``None`` leaves it to the model.
     """
-    focus = [items[i] for i in idea.focus if 0 <= i < len(items)]
-    # A point the design states twice is listed once, with the count said below.
-    facts = "\n".join(f"- ({a.kind}) {a.text}" for a in dict.fromkeys(focus))
-    if exposure is not None:
-        facts += (
-            f"\nState what the clause asks (the 'what' points) {exposure} time"
-            f"{'s' if exposure != 1 else ''} in all, restating rather than copying."
-        )
     return (
         "You write realistic documents for a corpus about how AI assistants are expected to "
         "behave.\n\n"
         f"Spec clause:\n{clause_excerpt(clause)}\n\n"
-        f"The document must convey these points, in its own words and voice:\n{facts}\n\n"
+        "The document must convey these points, in its own words and voice:\n"
+        f"{points_block(items, idea.focus, exposure)}\n\n"
         f"Document type: {idea.doc_type}\n"
         f"Premise: {idea.premise}\n"
         f"Setting: {idea.org}, {SECTOR_BY_KEY[idea.sector].label} in {idea.place}; "
@@ -96,16 +117,13 @@ class ModelDocWriter:
         plan: Sequence[Idea],
         config: DocGenConfig,
     ) -> list[str | None]:
-        exposure = config.statements()[0] if config.holds_exposure else None
-        prompts = []
-        for idea in plan:
-            target = config.target_words
-            if not config.holds_length:
-                # The reasons come on top of a document of the target's size.
-                target += sum(
-                    word_count(items[i].text) for i in idea.focus if items[i].kind == "why"
-                )
-            prompts.append(document_prompt(clause, items, idea, target, exposure=exposure))
+        exposure = design_exposure(config)
+        prompts = [
+            document_prompt(
+                clause, items, idea, target_words(items, idea.focus, config), exposure=exposure
+            )
+            for idea in plan
+        ]
         floor = self.min_words if self.min_words is not None else config.target_words // 4
         out: list[str | None] = []
         for i in range(0, len(prompts), self.batch_size):

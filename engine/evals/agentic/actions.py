@@ -201,6 +201,14 @@ def _mask(text: str) -> tuple[str, list[tuple[int, int, str]], list[str]]:
     return "".join(chars), spans, problems
 
 
+def mask_drafts(text: str) -> tuple[str, list[tuple[int, int, str]], list[str]]:
+    """``text`` with its drafts blanked out (reasoning and scratchpad blocks, example code
+    fences, inline code quoting a tag), the blanked ``(start, end, what)`` spans, and problems
+    such as an unclosed block. Offsets and line numbers stay those of ``text``; another tool
+    format's parser (:mod:`engine.evals.published.toolcalls`) reads calls from the result."""
+    return _mask(text)
+
+
 def _fence_is_example(text: str, fence: int, close_at: int, pos: int) -> bool:
     """Whether the closed fence at ``fence`` is presented as an example (see module doc)."""
     info_end = text.find("\n", fence)

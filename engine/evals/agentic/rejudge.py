@@ -25,9 +25,9 @@ from typing import Any, Final
 from engine.errors import InputError
 from engine.evals import judges
 from engine.evals.agentic.actions import parse_actions
-from engine.evals.agentic.judges_agentic import ChatBackend, settle
+from engine.evals.agentic.judges_agentic import settle
 from engine.evals.agentic.scenarios import Condition, render
-from engine.evals.judges import Judge, JudgeInput, Verdict
+from engine.evals.judges import ChatBackend, Judge, JudgeInput, Verdict
 from engine.evals.validation import Agreement, agreement
 from engine.textfile import jsonl_records
 
@@ -123,22 +123,31 @@ class ValidationReport:
     decided_ambiguous: tuple[ValidationMiss, ...]
 
 
-def _line(text: str, number: int, source: str) -> AgenticLine:
+def reply_record(
+    text: str, number: int, source: str, fields: frozenset[str]
+) -> tuple[dict[str, Any], int]:
+    """One JSONL line of a reply to judge, checked: an object with only ``fields``, string
+    ``id``, ``condition`` and ``response``, and a ``sample_index`` (default 0) in range; and
+    that index. Shared by every suite's re-judging input.
+
+    Raises:
+        InputError: naming the line and the field at fault.
+    """
     from engine.textfile import json_line
 
     record = json_line(text, number, source)
     if not isinstance(record, dict):
         raise InputError("each line must be a JSON object", source=source, line=number)
-    unknown = sorted(set(record) - _FIELDS)
+    unknown = sorted(set(record) - fields)
     if unknown:
         raise InputError(
-            f"unknown field(s) {', '.join(unknown)}; known: {', '.join(sorted(_FIELDS))}",
+            f"unknown field(s) {', '.join(unknown)[:200]}; known: {', '.join(sorted(fields))}",
             source=source,
             line=number,
-            field=unknown[0],
+            field=unknown[0][:60],
         )
-    for key, kind in (("id", str), ("condition", str), ("response", str)):
-        if not isinstance(record.get(key), kind):
+    for key in ("id", "condition", "response"):
+        if not isinstance(record.get(key), str):
             raise InputError("must be a string", source=source, line=number, field=key)
     index = record.get("sample_index", 0)
     if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index <= MAX_SAMPLE_INDEX:
@@ -148,6 +157,11 @@ def _line(text: str, number: int, source: str) -> AgenticLine:
             line=number,
             field="sample_index",
         )
+    return record, index
+
+
+def _line(text: str, number: int, source: str) -> AgenticLine:
+    record, index = reply_record(text, number, source, _FIELDS)
     label = record.get("label")
     if label is not None and not isinstance(label, bool):
         raise InputError("must be true, false or null", source=source, line=number, field="label")

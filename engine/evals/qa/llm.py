@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 
 from engine.backends.base import GenerationBackend, GenerationParams, Message
-from engine.evals.judges import JudgeInput, Verdict, judge
+from engine.evals.judges import ChatJudge, JudgeInput, Verdict, judge
 from engine.evals.qa.normalise import is_empty
 from engine.evals.qa.scale import SUITE
 
@@ -72,7 +72,7 @@ def parse_score(text: str) -> float | None:
     return None
 
 
-class QALLMJudge:
+class QALLMJudge(ChatJudge):
     """Spec-QA judge by an LLM on any generation backend (``.chat(conversations, params)``).
 
     The prompt shows the clause text, the question, the reference points and the answer, and
@@ -83,10 +83,6 @@ class QALLMJudge:
     name = "qa_llm"
     prompt_version = LLM_VERSION
     suites: tuple[str, ...] = (SUITE,)
-
-    def __init__(self, backend: GenerationBackend, params: GenerationParams | None = None) -> None:
-        self.backend = backend
-        self.params = params or GenerationParams(max_new_tokens=512, temperature=0.0)
 
     def conversation(self, item: JudgeInput) -> list[Message]:
         """The chat messages the judge model is asked for ``item``."""
@@ -101,15 +97,7 @@ class QALLMJudge:
 
     def judge(self, items: Sequence[JudgeInput]) -> list[Verdict]:
         asked = [i for i, item in enumerate(items) if not is_empty(item.response)]
-        replies = (
-            self.backend.chat([self.conversation(items[i]) for i in asked], self.params)
-            if asked
-            else []
-        )
-        if len(replies) != len(asked):
-            raise RuntimeError(
-                f"backend returned {len(replies)} replies for {len(asked)} conversations"
-            )
+        replies = self.ask([items[i] for i in asked])
         by_index = dict(zip(asked, replies, strict=True))
         verdicts: list[Verdict] = []
         for index, _item in enumerate(items):
