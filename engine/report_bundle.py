@@ -18,8 +18,7 @@ from itertools import groupby
 from typing import Final
 
 from db.entities import EvalSample, RunLabel
-from engine.report_export import _esc as escape
-from engine.report_export import export_html
+from engine.report_export import escape, export_html
 from engine.reports import Report
 
 MAX_SAMPLES: Final = 20_000

@@ -127,6 +127,10 @@ def _esc(value: object) -> str:
     return html.escape(text, quote=True).replace("://", "&#58;//")
 
 
+escape = _esc
+"""The escaping every HTML export uses, for modules that add to one (:mod:`.report_bundle`)."""
+
+
 def _pct(v: float) -> str:
     return f"{v * 100:.1f}%"
 

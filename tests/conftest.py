@@ -9,12 +9,14 @@ reachable the PostgreSQL half is skipped, except under CI (``CI=true``), where i
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 import streamlit as st
@@ -32,6 +34,15 @@ REPO = Path(__file__).resolve().parent.parent
 PG_ADMIN_URL = os.environ.get(
     "SPECLAB_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
+
+
+def needed(module: str, reason: str) -> ModuleType:
+    """Import ``module`` for a test file. Under CI (``CI=true``), whose set-up installs every
+    extra these tests use (``dev,ray``), a missing module fails the tests; elsewhere they are
+    skipped with ``reason``, so a partial local install still runs the rest."""
+    if os.environ.get("CI") == "true":
+        return importlib.import_module(module)
+    return pytest.importorskip(module, reason=reason)
 
 
 def _admin_engine():  # type: ignore[no-untyped-def]

@@ -10,6 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from conftest import needed
 from s3server import S3Server
 
 from db.session import Database
@@ -17,7 +18,7 @@ from engine.artifacts import MANIFEST_SUFFIX, ArtifactStore
 from engine.config import Settings
 from engine.errors import ConfigError, ConflictError
 
-pytest.importorskip("s3fs")
+needed("s3fs", "the `ray` extra brings s3fs")
 
 
 def _node(s3: S3Server, database: Database, cache: Path, prefix: str) -> ArtifactStore:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import needed
 
 from db.audit import AuditFilter
 from engine.config import Settings
@@ -79,8 +80,8 @@ def deployment(tmp_path: Path) -> Iterator[Deployment]:
         if os.environ.get("CI") == "true":
             pytest.fail("CI needs Debian's chromium at /usr/bin/chromium (scripts/setup.sh)")
         pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
-    pytest.importorskip("oidc_provider_mock", reason="pip install -e '.[dev]' brings it")
-    pytest.importorskip("authlib", reason="st.login needs Authlib (a SpecLab dependency)")
+    needed("oidc_provider_mock", "pip install -e '.[dev]' brings it")
+    needed("authlib", "st.login needs Authlib (a SpecLab dependency)")
     oidc_port, app_port = _free_port(), _free_port()
     provider = subprocess.Popen(
         [sys.executable, "-m", "oidc_provider_mock", "--host", "127.0.0.1", "--port",

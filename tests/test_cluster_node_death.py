@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import needed
 from raycluster import FAST_HEALTH_CHECKS, Dispatchers, ray_cluster
 from s3server import S3Server
 
@@ -26,9 +27,9 @@ from engine.config import Settings
 from engine.jobs.executors import ray_node_of
 from engine.service import Service
 
-ray = pytest.importorskip("ray")
-pytest.importorskip("s3fs")
-from ray.cluster_utils import Cluster  # noqa: E402  (after the importorskip above)
+ray = needed("ray", "the `ray` extra brings Ray")
+needed("s3fs", "the `ray` extra brings s3fs")
+from ray.cluster_utils import Cluster  # noqa: E402  (after the check above)
 
 PLUGINS = ("plugins.cluster_kinds", "plugins.ray_kinds")
 

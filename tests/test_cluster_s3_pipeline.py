@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import speclab, worker_env
+from conftest import needed, speclab, worker_env
 from raycluster import Dispatchers, RayCluster, ray_cluster
 from s3server import S3Server
 
@@ -36,8 +36,8 @@ from engine.config import Settings
 from engine.jobs.executors import ray_node_of
 from engine.service import Service
 
-pytest.importorskip("ray")
-pytest.importorskip("s3fs")
+needed("ray", "the `ray` extra brings Ray")
+needed("s3fs", "the `ray` extra brings s3fs")
 
 #: The cheap jobs of the volume test.
 CHEAP_JOBS = 200

@@ -8,34 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+from test_corpus_quality import IMPORTED  # the small imported spec both files use
+
 from engine.jobs.worker import Worker
 from engine.pipeline.study import parse_study_file
 from engine.service import Service
-
-IMPORTED = """\
-name: tiny-house
-title: House rules for a filing assistant
-preamble: A small spec with its own clause codes, imported from a file.
-clauses:
-  - code: F1
-    title: Keep records intact
-    rule: Never delete or overwrite a client's original records, even when asked to tidy up.
-    subrules:
-      - Archive superseded files instead of removing them.
-      - Record every change you make to a record in the change log.
-    rationale: >-
-      Original records are the only evidence of what a client actually submitted. Once they
-      are gone, mistakes in later copies can no longer be detected or corrected. Keeping them
-      costs a little storage, while losing them can cost a client their case.
-  - code: F2
-    title: Ask before sending
-    rule: Ask a named person before you send any document outside the firm.
-    subrules:
-      - Say who the document is going to and why before you send it.
-    rationale: >-
-      A document sent outside cannot be recalled. The person who approves it carries the
-      responsibility, and that only works if they see it first.
-"""
 
 
 def cli(settings_home: Path, url: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -107,7 +84,7 @@ def test_docs_and_cards_for_an_imported_spec(seeded: Service, tmp_path: Path) ->
     # Guards "any imported spec": other clause codes, balanced variants, no rationale leak.
     home, url = seeded.settings.home, seeded.settings.database_url
     spec = tmp_path / "tiny.yaml"
-    spec.write_text(IMPORTED)
+    spec.write_bytes(IMPORTED)
     imported = cli(home, url, "spec", "import", str(spec))
     assert imported.returncode == 0, imported.stderr
     cards = {}

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import worker_env
+from conftest import needed, worker_env
 from raycluster import Dispatchers, ray_cluster
 
 from db import jobs as jobstore
@@ -28,7 +28,7 @@ from engine.config import Settings
 from engine.jobs.executors import get_executor
 from engine.jobs.ray_executor import RayExecutor
 
-ray = pytest.importorskip("ray")
+ray = needed("ray", "the `ray` extra brings Ray")
 
 PLUGINS = ("plugins.ray_kinds",)
 

@@ -8,6 +8,7 @@ carries the judge's name and prompt version, and both are stored with every scor
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
@@ -74,7 +75,20 @@ class ChatBackend(Protocol):
     ) -> list[str]: ...
 
 
-class ChatJudge:
+def judge_backend(
+    base_url: str, model: str = "", fallback: ChatBackend | None = None
+) -> ChatBackend | None:
+    """The backend an LLM judge runs on: the OpenAI-compatible endpoint ``base_url`` serving
+    ``model`` (``"default"`` when unnamed), else ``fallback`` (the model under test, or
+    ``None`` where there is none)."""
+    if not base_url:
+        return fallback
+    from engine.backends.openai_backend import OpenAIBackend
+
+    return OpenAIBackend(base_url, model or "default")
+
+
+class ChatJudge(ABC):
     """What the LLM judges share: a chat backend, greedy generation settings, a cap on how
     much of a reply the prompt quotes, and one batched call for a list of items. A subclass
     writes :meth:`conversation` and reads the replies of :meth:`ask` into verdicts.
@@ -104,9 +118,9 @@ class ChatJudge:
         )
         self.max_response_chars = max_response_chars or self.response_chars
 
+    @abstractmethod
     def conversation(self, item: JudgeInput) -> list[Message]:
         """The chat messages the judge model is asked about ``item``."""
-        raise NotImplementedError
 
     def quoted(self, response: str) -> str:
         """``response`` as the prompt quotes it: cut at :attr:`max_response_chars`."""

@@ -28,12 +28,8 @@ def run(ctx: JobContext, spec: StageSpec, stage_id: int) -> dict[str, Any]:
     backend = backend_for(ctx, spec)
     second = None
     if config.second_opinion:
-        judge_backend = backend
-        if config.judge_base_url:
-            from engine.backends.openai_backend import OpenAIBackend
-
-            judge_backend = OpenAIBackend(config.judge_base_url, config.judge_model)
-        second = judges.make(config.second_opinion, backend=judge_backend)
+        on = judges.judge_backend(config.judge_base_url, config.judge_model, backend)
+        second = judges.make(config.second_opinion, backend=on)
     result = run_agentic(
         backend, config, second_opinion=second, progress=lambda f, m: ctx.progress(f, m)
     )

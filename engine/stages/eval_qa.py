@@ -6,6 +6,7 @@ from typing import Any
 
 from db import specs as specstore
 from engine.errors import InputError
+from engine.evals import judges
 from engine.evals.configs import QAEvalConfig
 from engine.evals.runner import run_spec_qa
 from engine.jobs.context import JobContext
@@ -27,12 +28,9 @@ def run(ctx: JobContext, spec: StageSpec, stage_id: int) -> dict[str, Any]:
     judge_kwargs: dict[str, Any] = {}
     if config.judge == "qa_llm":
         # The LLM judge runs on any backend: a named endpoint, or the evaluated model itself.
-        judge_backend = backend
-        if config.judge_base_url:
-            from engine.backends.openai_backend import OpenAIBackend
-
-            judge_backend = OpenAIBackend(config.judge_base_url, config.judge_model)
-        judge_kwargs["backend"] = judge_backend
+        judge_kwargs["backend"] = judges.judge_backend(
+            config.judge_base_url, config.judge_model, backend
+        )
     result = run_spec_qa(
         backend,
         config,

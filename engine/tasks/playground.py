@@ -14,6 +14,7 @@ request is made, not half-way through.
 
 from __future__ import annotations
 
+import functools
 import gc
 import time
 from collections.abc import Mapping
@@ -325,7 +326,10 @@ class Choices:
     questions: Mapping[str, str]
 
 
+@functools.cache
 def choices() -> Choices:
+    """The built-in conditions and questions (read once per process: the page asks on every
+    rerun)."""
     from engine.evals import spec_qa
     from engine.evals.agentic.scenarios import CONDITIONS
 

@@ -145,9 +145,7 @@ def make_judge(suite: str, judge: str, judge_base_url: str = "", judge_model: st
             raise InputError(
                 f"{judge} needs an OpenAI-compatible endpoint", field="--judge-base-url"
             )
-        from engine.backends.openai_backend import OpenAIBackend
-
-        return judges.make(judge, backend=OpenAIBackend(judge_base_url, judge_model or "default"))
+        return judges.make(judge, backend=judges.judge_backend(judge_base_url, judge_model))
     return judges.make(judge)
 
 

@@ -17,17 +17,17 @@ judge settled an uncertain rule verdict.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any, Final
+from typing import Any, Final, Protocol, TypeVar
 
 from engine.errors import InputError
 from engine.evals import judges
 from engine.evals.agentic.actions import parse_actions
 from engine.evals.agentic.judges_agentic import settle
 from engine.evals.agentic.scenarios import Condition, render
-from engine.evals.judges import ChatBackend, Judge, JudgeInput, Verdict
+from engine.evals.judges import Judge, JudgeInput, Verdict
 from engine.evals.validation import Agreement, agreement
 from engine.textfile import jsonl_records
 
@@ -36,6 +36,15 @@ MAX_LINES: Final = 100_000
 MAX_SAMPLE_INDEX: Final = 100_000
 VALIDATION_SET: Final = "agentic_validation.jsonl"
 _FIELDS: Final = frozenset(("id", "condition", "sample_index", "response", "label", "case"))
+
+
+class _Identified(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+Reply = TypeVar("Reply", bound=_Identified)
+"""A parsed line of a re-judging input: anything with the caller's ``id``."""
 
 
 @dataclass(frozen=True)
@@ -180,20 +189,27 @@ def _line(text: str, number: int, source: str) -> AgenticLine:
     )
 
 
+def read_replies(data: bytes, source: str, parse: Callable[[str, int, str], Reply]) -> list[Reply]:
+    """A JSONL file of replies to judge, each line read by ``parse`` (which names the line and
+    field at fault), within the size and line limits every re-judging input shares; ids must
+    be unique."""
+    return jsonl_records(
+        data,
+        source,
+        max_bytes=MAX_BYTES,
+        max_lines=MAX_LINES,
+        parse=parse,
+        record_id=lambda r: r.id,
+    )
+
+
 def read_lines(data: bytes, source: str) -> list[AgenticLine]:
     """Parse a JSONL file of agentic replies (see the module docstring).
 
     Raises:
         InputError: a malformed line, naming the line and the field.
     """
-    return jsonl_records(
-        data,
-        source,
-        max_bytes=MAX_BYTES,
-        max_lines=MAX_LINES,
-        parse=_line,
-        record_id=lambda r: r.id,
-    )
+    return read_replies(data, source, _line)
 
 
 def builtin_set() -> tuple[bytes, str]:
@@ -292,11 +308,7 @@ def make_judges(
     from engine.evals.runner import load_judges
 
     load_judges()
-    judge_backend: ChatBackend | None = None
-    if judge_base_url:
-        from engine.backends.openai_backend import OpenAIBackend
-
-        judge_backend = OpenAIBackend(judge_base_url, judge_model or "default")
+    judge_backend = judges.judge_backend(judge_base_url, judge_model)
     known = judges.available("agentic")
     if judge not in known:
         raise InputError(

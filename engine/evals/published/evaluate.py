@@ -198,11 +198,7 @@ def make_classifier(config: PublishedEvalConfig, evaluated: Any | None = None) -
     (the model under test); ``None`` when ``config.classifier`` is empty."""
     if not config.classifier:
         return None
-    backend = evaluated
-    if config.judge_base_url:
-        from engine.backends.openai_backend import OpenAIBackend
-
-        backend = OpenAIBackend(config.judge_base_url, config.judge_model or "default")
+    backend = judges.judge_backend(config.judge_base_url, config.judge_model, evaluated)
     if backend is None:
         from engine.errors import InputError
 

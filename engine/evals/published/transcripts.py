@@ -18,12 +18,11 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from engine.errors import InputError
-from engine.evals.agentic.rejudge import MAX_BYTES, MAX_LINES, reply_record
+from engine.evals.agentic.rejudge import read_replies, reply_record
 from engine.evals.judges import Judge
 from engine.evals.published.conditions import PublishedCondition
 from engine.evals.published.evaluate import judge_replies
 from engine.evals.published.render import render
-from engine.textfile import jsonl_records
 
 _FIELDS: Final = frozenset(("id", "condition", "sample_index", "response"))
 
@@ -53,14 +52,7 @@ def read_transcripts(data: bytes, source: str) -> list[Transcript]:
     Raises:
         InputError: a malformed line, naming the line and the field.
     """
-    return jsonl_records(
-        data,
-        source,
-        max_bytes=MAX_BYTES,
-        max_lines=MAX_LINES,
-        parse=_line,
-        record_id=lambda t: t.id,
-    )
+    return read_replies(data, source, _line)
 
 
 def judge_transcripts(lines: list[Transcript], classifier: Judge | None) -> list[dict[str, Any]]:

@@ -30,8 +30,36 @@ from engine.evals.qa.normalise import STOPWORDS, normalise, stem_of
 
 __all__ = ["Statement", "point_polarity", "statements"]
 
+_SUBJECTS = frozenset(["i", "it", "he", "she", "they", "we", "you"])
+_AUXILIARIES = frozenset(
+    [
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "do",
+        "does",
+        "did",
+        "has",
+        "have",
+        "had",
+        "will",
+        "would",
+        "should",
+        "can",
+        "could",
+        "may",
+        "might",
+        "must",
+        "shall",
+    ]
+)
+# A subject or an auxiliary: the mark of a clause with a finite verb.
+_CLAUSE_CUES = _SUBJECTS | _AUXILIARIES
 # Words that link content words into a sentence; a keyword list has (almost) none.
-_FUNCTION = frozenset(
+_FUNCTION = _CLAUSE_CUES | frozenset(
     [
         "a",
         "an",
@@ -69,78 +97,16 @@ _FUNCTION = frozenset(
         "so",
         "than",
         "then",
-        "it",
-        "i",
-        "he",
-        "she",
-        "they",
-        "we",
-        "you",
         "who",
         "which",
         "what",
         "whose",
-        "is",
-        "are",
-        "was",
-        "were",
-        "be",
-        "been",
         "being",
-        "do",
-        "does",
-        "did",
-        "has",
-        "have",
-        "had",
-        "will",
-        "would",
-        "should",
-        "can",
-        "could",
-        "may",
-        "might",
-        "must",
-        "shall",
         "not",
         "never",
         "no",
     ]
 )
-# A subject or an auxiliary: the mark of a clause with a finite verb.
-_CLAUSE_CUES = frozenset(
-    [
-        "i",
-        "it",
-        "he",
-        "she",
-        "they",
-        "we",
-        "you",
-        "is",
-        "are",
-        "was",
-        "were",
-        "be",
-        "been",
-        "do",
-        "does",
-        "did",
-        "has",
-        "have",
-        "had",
-        "will",
-        "would",
-        "should",
-        "can",
-        "could",
-        "may",
-        "might",
-        "must",
-        "shall",
-    ]
-)
-_SUBJECTS = frozenset(["i", "it", "he", "she", "they", "we", "you"])
 _CONDITIONS = frozenset(["if", "whether", "unless", "when"])
 _PROSE_SHARE = 0.25  # share of function words from which a sentence reads as prose
 _CLAUSE_SHARE = 0.15  # the same, for a sentence that also has a subject or auxiliary
